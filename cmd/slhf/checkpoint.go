@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slhf-dev/slhf/sinks"
+)
+
+func newCheckpointCmd(o *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Work with checkpoints",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "inspect [FILE]",
+		Short: "Show a checkpoint's header: step, fingerprint, offsets, tensors, checksum",
+		Long: "Without FILE, inspects the newest valid checkpoint in checkpoint.dir.\n" +
+			"Checkpoints are Arrow IPC files; pyarrow opens them too.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.load()
+			if err != nil {
+				return err
+			}
+			path := ""
+			if len(args) == 1 {
+				path = args[0]
+			} else if path, err = newestCheckpoint(cfg.Checkpoint.Dir); err != nil {
+				return err
+			}
+			info, err := sinks.InspectCheckpoint(path)
+			if err != nil {
+				return err
+			}
+			b, err := json.MarshalIndent(info, "", "  ")
+			if err != nil {
+				return fmt.Errorf("encode checkpoint info: %w", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return nil
+		},
+	})
+	return cmd
+}
+
+// newestCheckpoint returns the path of the newest checkpoint file in dir.
+func newestCheckpoint(dir string) (string, error) {
+	store, err := sinks.OpenCheckpointStore(dir, 1<<30, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	paths, err := store.List()
+	if err != nil {
+		return "", err
+	}
+	if len(paths) == 0 {
+		return "", fmt.Errorf("no checkpoint in %s: %w", dir, sinks.ErrNoCheckpoint)
+	}
+	return paths[len(paths)-1], nil
+}
