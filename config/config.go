@@ -14,6 +14,11 @@ import (
 // Config is the whole configuration of one slhf process. The zero value
 // is not useful; start from [Default].
 type Config struct {
+	// Role says which stages this process runs: "all" (default: learn
+	// and refine), "learner", or "refiner" (refine only, with the newest
+	// model read from checkpoint.dir; run several in one consumer group
+	// to scale out).
+	Role string
 	// Kafka says how to reach the cluster. With no brokers, `slhf run`
 	// starts an embedded broker and replays the bundled dataset.
 	Kafka Kafka
@@ -139,6 +144,7 @@ type Log struct {
 // Default returns the configuration every other source overrides.
 func Default() Config {
 	return Config{
+		Role: RoleAll,
 		Kafka: Kafka{
 			ClientID:      "slhf",
 			GroupID:       "slhf",
@@ -189,6 +195,19 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
+
+// Roles of a process.
+const (
+	RoleAll     = "all"
+	RoleLearner = "learner"
+	RoleRefiner = "refiner"
+)
+
+// Learns reports whether the process runs the learn stage.
+func (c *Config) Learns() bool { return c.Role != RoleRefiner }
+
+// Refines reports whether the process runs the refine stage.
+func (c *Config) Refines() bool { return c.Role != RoleLearner && c.Refine.Enabled }
 
 // UsesEmbeddedBroker reports whether no cluster is configured, in which
 // case `slhf run` starts its own broker on 127.0.0.1.

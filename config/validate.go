@@ -21,6 +21,11 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...)))
 	}
+	switch c.Role {
+	case RoleAll, RoleLearner, RoleRefiner:
+	default:
+		bad("role", "must be all, learner or refiner, got %q", c.Role)
+	}
 	c.validateKafka(bad)
 	c.validateTopics(bad)
 	c.validateStages(bad)

@@ -39,6 +39,11 @@ type Config struct {
 	PrefRank int
 	// PrefLR is the Adam step size of the preference model (default 0.01).
 	PrefLR float64
+	// PrefDecay is λ, the decoupled weight decay of the preference model
+	// (AdamW): each update multiplies every weight by 1 − PrefLR·λ before
+	// the Adam step. Default 0 (set below after the dev split); 0 turns
+	// it off. Must be in [0, 1/PrefLR).
+	PrefDecay float64
 	// GDA configures StackelbergGDA; see gda.Config.
 	GDA gda.Config
 	// Payoff selects the source of p(y ≻ y'): "model" (default, exact
@@ -100,6 +105,9 @@ func (c Config) Validate() error {
 	if !(c.PrefLR > 0 && c.PrefLR <= 1) {
 		bad("pref_lr: %v out of (0, 1]", c.PrefLR)
 	}
+	if !(c.PrefDecay >= 0 && c.PrefDecay*c.PrefLR < 1) {
+		bad("pref_decay: %v out of [0, 1/pref_lr)", c.PrefDecay)
+	}
 	if err := c.GDA.Validate(); err != nil {
 		bad("gda: %w", err)
 	}
@@ -130,6 +138,6 @@ func (c Config) Validate() error {
 // the same gradients up to rounding.
 func (c Config) Fingerprint() string {
 	c.Autodiff = ""
-	h := sha256.Sum256([]byte(fmt.Sprintf("learner/v1 %+v", c)))
+	h := sha256.Sum256([]byte(fmt.Sprintf("learner/v2 %+v", c)))
 	return hex.EncodeToString(h[:12])
 }

@@ -9,30 +9,51 @@ import (
 	"unicode/utf8"
 )
 
-// Scalar features appended to every text embedding; see responseFeatures.
+// Scalar features of a response y to a prompt x, appended to e(y); see
+// featurizer.response.
 const (
-	scalarLength    = iota // log(1 + runes(y)) / 8
-	scalarLenRatio         // clamp(log((runes(y)+1)/(runes(x)+1)), ±4) / 4
-	scalarTruncated        // 1 when y does not end like a finished text
-	scalarOverlap          // share of y's words that also occur in x
-	scalarCosine           // cosine of the embeddings of x and y
+	scalarLength     = iota // log(1 + runes(y)) / 8
+	scalarLenRatio          // clamp(log((runes(y)+1)/(runes(x)+1)), ±4) / 4
+	scalarTruncated         // 1 when y does not end like a finished text
+	scalarOverlap           // share of y's words that also occur in x
+	scalarCosine            // cosine of the embeddings of x and y
+	scalarRepetition        // share of y's word bigrams that repeat an earlier one
+	scalarCoverage          // share of x's distinct words that occur in y
+	scalarRefusal           // 1 when y contains an apology or refusal phrase
 	numScalars
 )
+
+// Descriptors g(x) of the prompt alone. Each multiplies every scalar, so
+// that z holds the block g(x) ⊗ s(x, y): a linear score over z can then
+// weigh a response property differently for different kinds of prompt
+// (a long answer may help a one-line instruction and hurt a reply in a
+// chat). A descriptor that is the same for both responses cancels in
+// z − z' on its own; only the products carry information.
+const (
+	promptLength   = iota // log(1 + runes(x)) / 8
+	promptTurns           // min(speaker-tagged lines of x, 8) / 8
+	promptQuestion        // 1 when x's last visible character is '?'
+	numPromptDescs
+)
+
+// numInteractions is the width of the block g(x) ⊗ s(x, y).
+const numInteractions = numPromptDescs * numScalars
 
 // promptInfo is what the features of a response need from its prompt.
 type promptInfo struct {
 	emb   []float64 // unit-norm embedding, zeros when the record has none
 	words []uint64  // sorted distinct word hashes
 	runes int
+	desc  [numPromptDescs]float64 // g(x)
 }
 
-// featurizer builds z(x, y) = [e(y), scalars(x, y)], the feature vector
-// shared by the preference model and the Leader scorer. It is safe for
-// concurrent use.
+// featurizer builds z(x, y) = [e(y), s(x, y), g(x) ⊗ s(x, y)], the feature
+// vector shared by the preference model and the Leader scorer. It is safe
+// for concurrent use.
 type featurizer struct{ enc Encoder }
 
 // width is the length of z.
-func (f featurizer) width() int { return f.enc.Dim() + numScalars }
+func (f featurizer) width() int { return f.enc.Dim() + numScalars + numInteractions }
 
 // followerWidth is the length of u(y, y') = [z(y'), z(y') − z(y), keep],
 // the Follower's input.
@@ -46,9 +67,13 @@ func (f featurizer) prompt(text string, emb []float32) (promptInfo, error) {
 	if err != nil && !errors.Is(err, ErrNoEmbedding) {
 		return promptInfo{}, fmt.Errorf("encode prompt: %w", err)
 	}
-	forEachWord(text, func(w uint64) { p.words = append(p.words, w) })
-	slices.Sort(p.words)
+	p.words = sortedWords(text)
 	p.words = slices.Compact(p.words)
+	p.desc[promptLength] = math.Log1p(float64(p.runes)) / 8
+	p.desc[promptTurns] = float64(min(speakerTurns(text), 8)) / 8
+	if t := strings.TrimRight(text, " \t\r\n"); strings.HasSuffix(t, "?") {
+		p.desc[promptQuestion] = 1
+	}
 	return p, nil
 }
 
@@ -66,7 +91,103 @@ func (f featurizer) response(dst []float64, p *promptInfo, text string, emb []fl
 	s[scalarTruncated] = truncated(text)
 	s[scalarOverlap] = overlap(p.words, text)
 	s[scalarCosine] = dot(p.emb, dst[:d])
+	words := sortedWords(text)
+	s[scalarRepetition] = repetition(text)
+	s[scalarCoverage] = coverage(p.words, slices.Compact(words))
+	s[scalarRefusal] = refusal(text)
+	cross := dst[d+numScalars : d+numScalars+numInteractions]
+	for i, g := range p.desc {
+		for j, v := range s {
+			cross[i*numScalars+j] = g * v
+		}
+	}
 	return nil
+}
+
+// sortedWords returns the word hashes of text, sorted, with repeats.
+func sortedWords(text string) []uint64 {
+	var w []uint64
+	forEachWord(text, func(h uint64) { w = append(w, h) })
+	slices.Sort(w)
+	return w
+}
+
+// speakerTurns counts the lines of text that open with a speaker tag: one
+// capitalised word of at most 16 letters followed by a colon, as in a
+// chat transcript ("User: …", "Assistant: …").
+func speakerTurns(text string) int {
+	n := 0
+	for line := range strings.Lines(text) {
+		line = strings.TrimLeft(line, " \t")
+		i := strings.IndexByte(line, ':')
+		if i < 2 || i > 16 || line[0] < 'A' || line[0] > 'Z' {
+			continue
+		}
+		word := true
+		for k := 1; k < i; k++ {
+			c := line[k]
+			word = word && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+		}
+		if word {
+			n++
+		}
+	}
+	return n
+}
+
+// repetition is the share of y's word bigrams equal to an earlier bigram
+// of y, a cheap sign of degenerate looping output; 0 under two words.
+func repetition(text string) float64 {
+	var grams []uint64
+	var prev uint64
+	forEachWord(text, func(w uint64) {
+		if prev != 0 {
+			grams = append(grams, mix(prev*31+w))
+		}
+		prev = w
+	})
+	if len(grams) == 0 {
+		return 0
+	}
+	slices.Sort(grams)
+	return float64(len(grams)-len(slices.Compact(grams))) / float64(len(grams))
+}
+
+// coverage is the share of the prompt's distinct words (sorted) that occur
+// among the response's distinct words (sorted); 0 for an empty prompt.
+func coverage(prompt, response []uint64) float64 {
+	if len(prompt) == 0 {
+		return 0
+	}
+	hit, j := 0, 0
+	for _, w := range prompt {
+		for j < len(response) && response[j] < w {
+			j++
+		}
+		if j < len(response) && response[j] == w {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(prompt))
+}
+
+// refusalPhrases are lower-case English markers of an apology or a
+// refusal to answer.
+var refusalPhrases = []string{
+	"sorry", "apologi", "i can't", "i cannot", "i can not", "i won't", "i'm not able",
+	"i am not able", "unable to", "as an ai", "i'm not comfortable", "i don't think i can",
+}
+
+// refusal is 1 when text contains one of refusalPhrases (ASCII case
+// folded), else 0.
+func refusal(text string) float64 {
+	low := strings.ToLower(strings.ReplaceAll(text, "’", "'"))
+	for _, p := range refusalPhrases {
+		if strings.Contains(low, p) {
+			return 1
+		}
+	}
+	return 0
 }
 
 // follower writes u(y, y') = [z', z' − z, keep] into dst[:followerWidth()].

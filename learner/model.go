@@ -114,7 +114,7 @@ func (m *Model) initWeights() {
 	m.pcg = rand.NewPCG(uint64(m.cfg.Seed), 0x5f3759df)
 	m.rng = rand.New(m.pcg)
 	f := m.feat.width()
-	m.pref = newPrefModel(f, m.cfg.PrefRank, m.cfg.PrefLR, m.rng)
+	m.pref = newPrefModel(f, m.cfg.PrefRank, m.cfg.PrefLR, m.cfg.PrefDecay, m.rng)
 	m.leader = mlpShape{in: f, hidden: m.cfg.Hidden}
 	m.follower = mlpShape{in: m.feat.followerWidth(), hidden: m.cfg.Hidden}
 	m.theta = make([]float64, m.leader.size())

@@ -24,14 +24,15 @@ type prefModel struct {
 	f, k   int
 	params []float64 // [w (f) | a (k×f) | b (k×f)]
 	adam   *gda.Adam // β1 = 0.9, β2 = 0.999, ε = 1e-8
+	decay  float64   // decoupled weight decay λ per step, see update
 	proj   []float64 // scratch: a·z, b·z, a·z', b·z' (4k)
 	grad   []float64 // scratch, len(params)
 }
 
 // newPrefModel initialises w to zero and a, b with N(0, 0.1²) entries: at
 // a = b = 0 the bilinear part has zero gradient and would never move.
-func newPrefModel(f, k int, lr float64, rng *rand.Rand) *prefModel {
-	m := &prefModel{f: f, k: k, params: make([]float64, f*(1+2*k))}
+func newPrefModel(f, k int, lr, decay float64, rng *rand.Rand) *prefModel {
+	m := &prefModel{f: f, k: k, params: make([]float64, f*(1+2*k)), decay: decay}
 	for i := f; i < len(m.params); i++ {
 		m.params[i] = 0.1 * rng.NormFloat64()
 	}
@@ -63,10 +64,21 @@ func (m *prefModel) logit(z, z2, proj []float64) float64 {
 func (m *prefModel) prob(z, z2 []float64) float64 { return sigmoid(m.logit(z, z2, m.proj)) }
 
 // update takes one Adam step on the loss of one event with label l and
-// weight wt, and returns p as it was before the step.
+// weight wt, and returns p as it was before the step. The step is AdamW's
+// (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR
+// 2019): every weight first shrinks by the factor 1 − η·λ, then Adam moves
+// it along the loss gradient alone, so the decay does not pass through
+// Adam's per-weight scaling and pulls rarely seen n-gram weights back to
+// zero as firmly as frequent ones.
 func (m *prefModel) update(z, z2 []float64, l, wt float64) float64 {
 	p := sigmoid(m.logit(z, z2, m.proj))
 	m.gradient(z, z2, wt*(p-l))
+	if m.decay > 0 {
+		shrink := 1 - m.adam.LR*m.decay
+		for i := range m.params {
+			m.params[i] *= shrink
+		}
+	}
 	m.adam.Descend(m.params, m.grad, 1)
 	return p
 }
@@ -94,7 +106,7 @@ func (m *prefModel) gradient(z, z2 []float64, g float64) {
 
 // clone returns a deep copy of the weights only, for read-only use.
 func (m *prefModel) clone() *prefModel {
-	c := &prefModel{f: m.f, k: m.k, params: append([]float64(nil), m.params...)}
+	c := &prefModel{f: m.f, k: m.k, params: append([]float64(nil), m.params...), decay: m.decay}
 	c.proj = make([]float64, 4*m.k)
 	return c
 }

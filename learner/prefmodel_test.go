@@ -13,7 +13,7 @@ func TestPreferenceAntisymmetry(t *testing.T) {
 	for _, k := range []int{0, 1, 4} {
 		t.Run(fmt.Sprintf("rank %d", k), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(k), 3))
-			m := newPrefModel(9, k, 0.01, rng)
+			m := newPrefModel(9, k, 0.01, 0, rng)
 			for i := range m.params {
 				m.params[i] = rng.NormFloat64()
 			}
@@ -33,7 +33,7 @@ func TestPreferenceAntisymmetry(t *testing.T) {
 
 func TestPreferenceGradientMatchesFiniteDifferences(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
-	m := newPrefModel(6, 3, 0.01, rng)
+	m := newPrefModel(6, 3, 0.01, 0, rng)
 	z, z2 := randVec(rng, 6), randVec(rng, 6)
 	const label, weight, h = 0.8, 1.7, 1e-6
 	loss := func() float64 { return weight * logLoss(m.prob(z, z2), label) }

@@ -92,7 +92,8 @@ func (l *layout) bindField(ci int, f arrow.Field, lim *Limits) *DecodeError {
 
 // typeMatches reports whether dt is the Arrow type of kind k. Nullability
 // is not compared: a producer may declare a required column nullable (the
-// pyarrow default) as long as it holds no nulls.
+// pyarrow default) as long as it holds no nulls. Types are otherwise exact:
+// large_utf8, string_view and dictionary-encoded text are wrong types.
 func typeMatches(k colKind, dt arrow.DataType) bool {
 	switch k {
 	case kindTimestamp:

@@ -40,7 +40,8 @@ func WithEncodeLimits(l Limits) EncodeOption {
 // EncodePreferences encodes rows as preference.v1 messages. Each message
 // is one Arrow IPC stream (schema, one record batch, end-of-stream marker)
 // of at most maxBytes bytes (DefaultEncodeMaxBytes when maxBytes <= 0)
-// and at most Limits.MaxRows rows; rows keep their order across messages.
+// and at most Limits.MaxRows rows; rows keep their order across messages,
+// and no rows make no messages.
 // Embedding columns are written when any row carries an embedding; all
 // embeddings must then share one dimension.
 //

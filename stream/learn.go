@@ -86,7 +86,7 @@ type LearnTotals struct {
 	Duplicates  int     // events dropped as already learned
 	Judged      int     // non-tie events the preference model predicted
 	Correct     int     // of which predicted right, before the update
-	LogLossSum  float64 // summed progressive log-loss over Learned
+	LogLossSum  float64 // progressive log-loss summed over Learned events
 	Steps       int     // learner steps
 	Checkpoints int     // checkpoints written
 }
@@ -163,7 +163,7 @@ func (s *LearnStage) restore(ckp *sinks.Checkpoint) error {
 	}
 	s.steps = int(ckp.Step)
 	if s.snapshots != nil {
-		s.snapshots.Store(s.model.Snapshot())
+		s.snapshots.Store(s.model.Snapshot(), ckp.CreatedAt)
 	}
 	return nil
 }
@@ -302,7 +302,7 @@ func (s *LearnStage) account(st learner.LearnStats) {
 	s.totals.Learned += st.Events
 	s.totals.Judged += st.Judged
 	s.totals.Correct += st.Correct
-	s.totals.LogLossSum += st.LogLoss * float64(st.Judged)
+	s.totals.LogLossSum += st.LogLoss * float64(st.Events)
 	s.totals.Steps++
 	s.metrics.learned.Add(float64(st.Events))
 }
@@ -336,7 +336,7 @@ func (s *LearnStage) checkpoint(ctx context.Context) error {
 	s.sinceCkp = 0
 	s.lastCkp.Store(time.Now().UnixNano())
 	if s.snapshots != nil {
-		s.snapshots.Store(s.model.Snapshot())
+		s.snapshots.Store(s.model.Snapshot(), ckp.CreatedAt)
 	}
 	if s.commit != nil {
 		if err := s.commit(ctx, copyOffsets(s.next)); err != nil {

@@ -226,8 +226,12 @@ func newRefineMetrics(reg prometheus.Registerer, snaps *Snapshots) *refineMetric
 		}
 		return -1
 	})
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "slhf_refine_model_age_seconds",
+		Help: "Seconds since the model the refine stage uses was checkpointed.",
+	}, func() float64 { return snaps.Age().Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.latency, m.rounds, m.responses, m.length, version)
+		reg.MustRegister(m.latency, m.rounds, m.responses, m.length, version, age)
 	}
 	return m
 }

@@ -7,36 +7,55 @@
 package stream
 
 import (
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/slhf-dev/slhf/learner"
 )
 
-// Snapshots hands the newest model snapshot from the learn stage to the
-// refine stage. The swap is atomic: a reader holds either the old or the
-// new snapshot, never a mix. Safe for concurrent use; the zero value holds
-// no snapshot.
+// Snapshots hands the newest model snapshot to the refine stage. The swap
+// is atomic: a reader holds either the old or the new snapshot, never a
+// mix. Safe for concurrent use.
 type Snapshots struct {
-	cur     atomic.Pointer[learner.Snapshot]
-	changed chan struct{} // closed and replaced on every Store
-	ready   atomic.Bool
+	cur   atomic.Pointer[published]
+	once  sync.Once
+	ready chan struct{} // closed by the first Store
+}
+
+type published struct {
+	snap *learner.Snapshot
+	at   time.Time // when the model was checkpointed
 }
 
 // NewSnapshots returns an empty holder.
 func NewSnapshots() *Snapshots {
-	return &Snapshots{changed: make(chan struct{})}
+	return &Snapshots{ready: make(chan struct{})}
 }
 
 // Load returns the current snapshot, or nil before the first Store.
-func (s *Snapshots) Load() *learner.Snapshot { return s.cur.Load() }
-
-// Store publishes snap to every later Load.
-func (s *Snapshots) Store(snap *learner.Snapshot) {
-	s.cur.Store(snap)
-	if s.ready.CompareAndSwap(false, true) {
-		close(s.changed)
+func (s *Snapshots) Load() *learner.Snapshot {
+	if p := s.cur.Load(); p != nil {
+		return p.snap
 	}
+	return nil
+}
+
+// Age is the time since the current snapshot was checkpointed, or -1
+// before the first Store.
+func (s *Snapshots) Age() time.Duration {
+	if p := s.cur.Load(); p != nil {
+		return time.Since(p.at)
+	}
+	return -1
+}
+
+// Store publishes snap, checkpointed at the given time, to every later
+// Load.
+func (s *Snapshots) Store(snap *learner.Snapshot, at time.Time) {
+	s.cur.Store(&published{snap: snap, at: at})
+	s.once.Do(func() { close(s.ready) })
 }
 
 // Ready is closed once the first snapshot is stored.
-func (s *Snapshots) Ready() <-chan struct{} { return s.changed }
+func (s *Snapshots) Ready() <-chan struct{} { return s.ready }

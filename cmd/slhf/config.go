@@ -168,12 +168,25 @@ func unknownEnv(keys []string) error {
 	return nil
 }
 
-// notConfigEnv are SLHF_* variables that are not config keys: the
-// integration tests' settings.
+// notConfigEnv are SLHF_* variables of the project's own tooling (the
+// broker script, the test scripts), not config keys. They are listed, not
+// matched by a pattern, so that a typo in a real key is still an error.
 var notConfigEnv = map[string]bool{
-	"SLHF_KAFKA_LOG":      true, // broker log file named in test failures
-	"SLHF_KAFKA_SCRIPT":   true, // broker control script used by tests
-	"SLHF_KAFKA_DATA_DIR": true, // broker data directory used by tests
+	"SLHF_KAFKA_CACHE":           true, // scripts/kafka/broker.sh
+	"SLHF_KAFKA_CONTROLLER_PORT": true,
+	"SLHF_KAFKA_AUTO_CREATE":     true,
+	"SLHF_KAFKA_START_TIMEOUT":   true,
+	"SLHF_KAFKA_STOP_TIMEOUT":    true,
+	"SLHF_KAFKA_HEAP":            true,
+	"SLHF_KAFKA_JVM_OPTS":        true,
+	"SLHF_KAFKA_DATA_DIR":        true, // integration tests
+	"SLHF_KAFKA_LOG":             true,
+	"SLHF_KAFKA_VERSION":         true,
+	"SLHF_PYTHON":                true,
+	"SLHF_PY_CACHE":              true,
+	"SLHF_GO_FIXTURES":           true,
+	"SLHF_PUBLIC_DATA":           true,
+	"SLHF_POISON_SURVEY":         true,
 }
 
 // newLogger builds the process logger; cmd owns the handler.

@@ -17,6 +17,7 @@ import (
 
 func newRunCmd(o *globalOptions) *cobra.Command {
 	var summaryPath string
+	var bundled bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run every stage: learn from feedback, refine responses, serve metrics",
@@ -34,14 +35,14 @@ func newRunCmd(o *globalOptions) *cobra.Command {
 			reg.MustRegister(collectors.NewGoCollector(),
 				collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			opts := app.Options{Logger: logger, Registry: reg}
-			if !cfg.UsesEmbeddedBroker() {
+			if !cfg.UsesEmbeddedBroker() && !bundled {
 				rep, err := app.Run(cmd.Context(), cfg, opts)
 				logger.Info("stopped", "learned", rep.Learn.Learned,
 					"checkpoints", rep.Learn.Checkpoints, "refined", rep.Refine.Refined,
 					"dead_lettered", rep.DeadLettered)
 				return err
 			}
-			sum, err := app.RunEmbedded(cmd.Context(), cfg, app.EmbeddedOptions{Options: opts})
+			sum, err := app.RunBundled(cmd.Context(), cfg, app.EmbeddedOptions{Options: opts})
 			if err != nil {
 				return err
 			}
@@ -53,6 +54,8 @@ func newRunCmd(o *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&summaryPath, "summary-json", "", "also write the summary as JSON here")
+	cmd.Flags().BoolVar(&bundled, "bundled", false, "with brokers: replay the bundled data into "+
+		"the configured topics, run until drained and print the summary")
 	return cmd
 }
 
@@ -71,7 +74,8 @@ func printSummary(w io.Writer, s app.Summary) {
 	p := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "  %-28s "+format+"\n", append([]any{label}, args...)...)
 	}
-	fmt.Fprintln(w, "slhf run summary (embedded broker, bundled HH-RLHF + PandaLM)")
+	fmt.Fprintf(w, "slhf run summary (bundled HH-RLHF + PandaLM, brokers %s)\n",
+		strings.Join(s.Brokers, ","))
 	p("feedback events", "%d in %d messages", s.FeedbackEvents, s.FeedbackMessages)
 	p("learned events", "%d (duplicates dropped: %d)", s.LearnedEvents, s.DuplicateEvents)
 	p("dead-lettered messages", "%s", reasons(s.DeadLettered))

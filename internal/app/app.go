@@ -33,6 +33,10 @@ type Options struct {
 	RefineAfterLearn bool
 	// Refined receives every refined record too (evaluation, tests).
 	Refined func([]schemas.Refined)
+	// DecodePreferences replaces the strict decoder of feedback messages.
+	// Only tests set it: the crash-loop test plugs in Arrow's unguarded
+	// reader to show that a message which kills the process is skipped.
+	DecodePreferences ingest.DecodeFunc[schemas.Preference]
 }
 
 // Report is what one run did.

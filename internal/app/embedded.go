@@ -41,35 +41,46 @@ type Summary struct {
 	RandomWinRateN   int            `json:"random_switch_win_rate_n"`
 	HoldoutPrompts   int            `json:"holdout_prompts"`
 	CheckpointDir    string         `json:"checkpoint_dir"`
+	Brokers          []string       `json:"brokers"`
+	Embedded         bool           `json:"embedded_broker"`
 	WallSeconds      float64        `json:"wall_seconds"`
 }
 
-// EmbeddedOptions adds to Options what only the embedded run needs.
+// EmbeddedOptions adds to Options what only the bundled-data run needs.
 type EmbeddedOptions struct {
 	Options
 	// Inject are extra raw message values appended to the feedback topic
 	// after the bundled data (tests inject malformed messages this way).
 	Inject [][]byte
+	// AfterRun, if set, is called with the configuration (brokers
+	// included) once the stages stopped and before the broker does, so
+	// tests can read the output topics.
+	AfterRun func(cfg config.Config) error
 }
 
-// RunEmbedded starts an in-process Kafka-protocol broker on 127.0.0.1,
-// replays the bundled real data into it, runs every stage until the
-// input is drained, and returns the summary. State goes to a new
-// directory under cfg.Checkpoint.Dir, since the broker, and so every
-// offset, is new on each run.
-func RunEmbedded(ctx context.Context, cfg config.Config, opts EmbeddedOptions) (Summary, error) {
+// RunBundled replays the bundled real data into the feedback and
+// responses topics, runs every stage until the input is drained, and
+// returns the summary. With no brokers configured it first starts an
+// in-process Kafka-protocol broker on 127.0.0.1 (`slhf run`'s default);
+// the integration tests point it at a real cluster. State goes to a new
+// directory beside cfg.Checkpoint.Dir, since the topics' offsets are new
+// on each run.
+func RunBundled(ctx context.Context, cfg config.Config, opts EmbeddedOptions) (Summary, error) {
 	start := time.Now()
-	cluster, err := kfake.NewCluster(kfake.Ports(0), kfake.NumBrokers(1))
-	if err != nil {
-		return Summary{}, fmt.Errorf("start embedded broker: %w", err)
+	embedded := cfg.UsesEmbeddedBroker()
+	if embedded {
+		cluster, err := kfake.NewCluster(kfake.Ports(0), kfake.NumBrokers(1))
+		if err != nil {
+			return Summary{}, fmt.Errorf("start embedded broker: %w", err)
+		}
+		defer cluster.Close()
+		cfg.Kafka.Brokers = cluster.ListenAddrs()
 	}
-	defer cluster.Close()
-	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	if err := freshStateDirs(&cfg, start); err != nil {
 		return Summary{}, err
 	}
 	if opts.Logger != nil {
-		opts.Logger.Info("embedded broker started", "addr", cfg.Kafka.Brokers,
+		opts.Logger.Info("replaying bundled data", "brokers", cfg.Kafka.Brokers,
 			"state", cfg.Ingest.StateDir)
 	}
 	bundle, err := LoadBundle(cfg.Embedded.HoldoutShare, cfg.Embedded.MaxFeedback,
@@ -85,12 +96,19 @@ func RunEmbedded(ctx context.Context, cfg config.Config, opts EmbeddedOptions) (
 	if err != nil {
 		return Summary{}, err
 	}
-	return summarize(cfg, bundle, rep, j, time.Since(start)), nil
+	if opts.AfterRun != nil {
+		if err := opts.AfterRun(cfg); err != nil {
+			return Summary{}, err
+		}
+	}
+	sum := summarize(cfg, bundle, rep, j, time.Since(start))
+	sum.Embedded = embedded
+	return sum, nil
 }
 
 func freshStateDirs(cfg *config.Config, now time.Time) error {
 	stamp := now.UTC().Format("20060102-150405.000")
-	root := filepath.Join(filepath.Dir(cfg.Checkpoint.Dir), "embedded-"+stamp)
+	root := filepath.Join(filepath.Dir(cfg.Checkpoint.Dir), "run-"+stamp)
 	cfg.Checkpoint.Dir = filepath.Join(root, "checkpoints")
 	cfg.Ingest.StateDir = filepath.Join(root, "ingest")
 	if err := os.MkdirAll(cfg.Checkpoint.Dir, 0o755); err != nil {
@@ -209,11 +227,14 @@ func summarize(cfg config.Config, b *Bundle, rep Report, j *judge,
 		RefinedWinRate: w.Rate, RefinedWinRateN: w.N, RefinedUnjudged: w.Unjudged,
 		RandomWinRate: w.RandomRate, RandomWinRateN: w.RandomN,
 		HoldoutPrompts: b.Holdout.Prompts(), CheckpointDir: cfg.Checkpoint.Dir,
+		Brokers:     cfg.Kafka.Brokers,
 		WallSeconds: wall.Seconds(),
 	}
 	if rep.Learn.Judged > 0 {
 		s.PrefAccuracy = float64(rep.Learn.Correct) / float64(rep.Learn.Judged)
-		s.PrefLogLoss = rep.Learn.LogLossSum / float64(rep.Learn.Judged)
+	}
+	if rep.Learn.Learned > 0 {
+		s.PrefLogLoss = rep.Learn.LogLossSum / float64(rep.Learn.Learned)
 	}
 	if rep.Refine.Refined > 0 {
 		s.MeanRounds = float64(rep.Refine.Rounds) / float64(rep.Refine.Refined)

@@ -232,36 +232,59 @@ func reasonOf(err error) string { return string(schemas.ReasonOf(err)) }
 // stop first (ctx), then the learn stage drains its queue and checkpoints
 // under a hard deadline, then the sinks close (deferred by the caller).
 func (s *service) run(ctx context.Context) (Report, error) {
-	ls, start, err := s.learnStage()
-	if err != nil {
-		return Report{}, err
-	}
 	inputCtx, stopInputs := context.WithCancel(ctx)
 	defer stopInputs()
 	drainCtx, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDrain()
 
 	var sup supervisor
+	var ls *stream.LearnStage
+	var start map[int]int64
 	learnDone := make(chan struct{})
-	queue := make(chan ingest.Message, s.cfg.Stream.QueueDepth)
-	reader := ingest.NewPartitionReader(readerConfig(s.cfg, s.cfg.Topics.Feedback, s))
-	sup.Go("feedback reader", stopInputs, func() error {
-		defer close(queue)
-		return reader.Run(inputCtx, start, s.opts.LearnEnd, queue)
-	})
-	sup.Go("learn stage", stopInputs, func() error {
-		defer close(learnDone)
-		return s.runLearn(ctx, drainCtx, stopDrain, ls, queue)
-	})
+	if s.cfg.Learns() {
+		var err error
+		if ls, start, err = s.learnStage(); err != nil {
+			return Report{}, err
+		}
+		queue := make(chan ingest.Message, s.cfg.Stream.QueueDepth)
+		reader := ingest.NewPartitionReader(readerConfig(s.cfg, s.cfg.Topics.Feedback, s))
+		sup.Go("feedback reader", stopInputs, func() error {
+			defer close(queue)
+			return reader.Run(inputCtx, start, s.opts.LearnEnd, queue)
+		})
+		sup.Go("learn stage", stopInputs, func() error {
+			defer close(learnDone)
+			return s.runLearn(ctx, drainCtx, stopDrain, ls, queue)
+		})
+	} else {
+		close(learnDone)
+		r := s.reloader()
+		sup.Go("model reloader", stopInputs, func() error { return r.Run(inputCtx, s.reg) })
+	}
 	var rs *stream.RefineStage
-	if s.cfg.Refine.Enabled {
+	if s.cfg.Refines() {
 		rs = s.refineStage()
 		sup.Go("refine stage", stopInputs, func() error {
-			return s.runRefine(inputCtx, rs, learnDone)
+			err := s.runRefine(inputCtx, rs, learnDone)
+			if !s.cfg.Learns() {
+				stopInputs() // a drained refiner stops its reloader too
+			}
+			return err
 		})
 	}
-	err = sup.Wait()
+	err := sup.Wait()
 	return s.report(ls, rs, start), err
+}
+
+func (s *service) reloader() *stream.Reloader {
+	return &stream.Reloader{
+		Store:       s.store,
+		Fingerprint: s.cfg.Fingerprint(),
+		Build:       func() (*learner.Model, error) { return learner.New(s.cfg.Learner, s.logger, nil) },
+		Snapshots:   s.snapshots,
+		Poll:        s.cfg.Refine.ReloadPoll,
+		Logger:      s.logger,
+	}
 }
 
 // runLearn runs the learn stage; once ctx ends, it gets DrainTimeout to
@@ -301,7 +324,11 @@ func (s *service) runRefine(ctx context.Context, rs *stream.RefineStage,
 }
 
 func (s *service) learnStage() (*stream.LearnStage, map[int]int64, error) {
-	gate := ingest.NewGate(s.decoder.DecodePreferences, reasonOf, s.dead,
+	decode := s.decoder.DecodePreferences
+	if s.opts.DecodePreferences != nil {
+		decode = s.opts.DecodePreferences
+	}
+	gate := ingest.NewGate(decode, reasonOf, s.dead,
 		ingest.WithPoisonGuard(s.guard), ingest.WithLogger(s.logger),
 		ingest.WithRegisterer(s.reg))
 	ls := stream.NewLearnStage(stream.LearnConfig{
@@ -345,9 +372,9 @@ func (s *service) refineStage() *stream.RefineStage {
 
 func (s *service) report(ls *stream.LearnStage, rs *stream.RefineStage,
 	start map[int]int64) Report {
-	r := Report{
-		Learn: ls.Totals(), DeadLettered: s.dead.snapshot(), Offsets: ls.Offsets(),
-		Resumed: len(start) > 0,
+	r := Report{DeadLettered: s.dead.snapshot(), Resumed: len(start) > 0}
+	if ls != nil {
+		r.Learn, r.Offsets = ls.Totals(), ls.Offsets()
 	}
 	if rs != nil {
 		r.Refine = rs.Totals()
