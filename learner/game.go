@@ -3,6 +3,7 @@ package learner
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/slhf-dev/slhf/learner/gda"
 	"github.com/slhf-dev/slhf/schemas"
@@ -59,22 +60,41 @@ func (gs *gameScratch) build(m *Model, ctx *context) *gda.Game {
 	return g
 }
 
-// gameStep takes one StackelbergGDA step. Under the model payoff each
-// touched context with at least two candidates contributes the exact
-// gradient of f (eq. 5 of the paper); under the labels payoff each logged
-// sample contributes the sampled, importance-weighted gradient. Gradients
-// are averaged over contributions; with none, no step is taken.
+// gameStep updates the policies after the preference model learned a
+// batch. Under the model payoff it takes GameSteps StackelbergGDA steps,
+// each over the same contexts: those the batch touched plus up to
+// ReplayContexts others drawn from the context cache (see replay); every
+// context with at least two candidates contributes the exact gradient of
+// f (eq. 5 of the paper). Replaying a context reuses no label: its game is
+// defined by the preference model as it stands now. Under the labels
+// payoff it takes one step in which each logged sample contributes the
+// sampled, importance-weighted gradient. Gradients are averaged over the
+// contributions of a step; with none, no step is taken.
 func (m *Model) gameStep(touched []*context, samples []loggedSample, st *LearnStats) error {
+	if m.cfg.Payoff == PayoffLabels {
+		return m.oneStep(st, func(sum *gda.Stats) error {
+			return m.sampledGradients(samples, sum, st)
+		})
+	}
+	ctxs := append(touched, m.replay(touched)...)
+	for range m.cfg.GameSteps {
+		st.Contexts = 0
+		err := m.oneStep(st, func(sum *gda.Stats) error {
+			return m.exactGradients(ctxs, sum, st)
+		})
+		if err != nil || st.Contexts == 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// oneStep gathers the gradients that add contributes and takes one step.
+func (m *Model) oneStep(st *LearnStats, add func(*gda.Stats) error) error {
 	m.grads.leader.reset()
 	m.grads.follower.reset()
 	var sum gda.Stats
-	var err error
-	if m.cfg.Payoff == PayoffLabels {
-		err = m.sampledGradients(samples, &sum, st)
-	} else {
-		err = m.exactGradients(touched, &sum, st)
-	}
-	if err != nil || st.Contexts == 0 {
+	if err := add(&sum); err != nil || st.Contexts == 0 {
 		return err
 	}
 	if err := m.grads.leader.flush(); err != nil {
@@ -85,6 +105,49 @@ func (m *Model) gameStep(touched []*context, samples []loggedSample, st *LearnSt
 	}
 	m.step(st, sum)
 	return nil
+}
+
+// replay draws up to ReplayContexts cached contexts that hold at least
+// two candidates and are not in touched, uniformly without replacement
+// by reservoir sampling (Vitter's algorithm R) with the model's seeded
+// generator, so a replay is deterministic and survives a checkpoint.
+// They are returned in cache order, most recently used first.
+func (m *Model) replay(touched []*context) []*context {
+	k := m.cfg.ReplayContexts
+	if k == 0 {
+		return nil
+	}
+	skip := make(map[*context]bool, len(touched))
+	for _, c := range touched {
+		skip[c] = true
+	}
+	type pick struct {
+		rank int
+		ctx  *context
+	}
+	var res []pick
+	seen := 0
+	for e := m.contexts.order.Front(); e != nil; e = e.Next() {
+		c := e.Value.(*context)
+		if skip[c] || len(c.cands) < 2 {
+			continue
+		}
+		seen++
+		switch {
+		case len(res) < k:
+			res = append(res, pick{seen, c})
+		default:
+			if j := m.rng.IntN(seen); j < k {
+				res[j] = pick{seen, c}
+			}
+		}
+	}
+	slices.SortFunc(res, func(a, b pick) int { return a.rank - b.rank })
+	out := make([]*context, len(res))
+	for i, p := range res {
+		out[i] = p.ctx
+	}
+	return out
 }
 
 // exactGradients adds the closed-form gradient of every touched context.
@@ -186,7 +249,7 @@ func (m *Model) step(st *LearnStats, sum gda.Stats) {
 			"leader_norm", st.Step.LeaderNorm, "follower_norm", st.Step.FollowerNorm)
 	}
 	m.steps++
-	st.GDASteps = 1
+	st.GDASteps++
 	st.LeaderObjective = sum.Objective * inv
 	st.LeaderSurvival = sum.Payoff * inv
 	st.LeaderEntropy = sum.LeaderEntropy * inv

@@ -14,16 +14,14 @@ func TestDevSweep(t *testing.T) {
 		f    func(*Config)
 	}
 	for _, c := range []v{
-		{"lr003", func(c *Config) { c.PrefLR = 0.003 }},
-		{"lr005", func(c *Config) { c.PrefLR = 0.005 }},
-		{"lr002", func(c *Config) { c.PrefLR = 0.002 }},
-		{"lr003d01", func(c *Config) { c.PrefLR = 0.003; c.PrefDecay = 0.01 }},
-		{"lr003d05", func(c *Config) { c.PrefLR = 0.003; c.PrefDecay = 0.05 }},
-		{"lr003d2", func(c *Config) { c.PrefLR = 0.003; c.PrefDecay = 0.2 }},
-		{"lr003r8", func(c *Config) { c.PrefLR = 0.003; c.PrefRank = 8 }},
+		{"lrL02", func(c *Config) { c.GDA.LRLeader = 0.02 }},
+		{"lrL05", func(c *Config) { c.GDA.LRLeader = 0.05 }},
+		{"lrL03r8", func(c *Config) { c.GDA.LRLeader = 0.03; c.PrefRank = 8 }},
+		{"lrL03s2", func(c *Config) { c.GDA.LRLeader = 0.03; c.GameSteps = 2 }},
 	} {
 		cfg := DefaultConfig()
 		cfg.Autodiff = AutodiffPlain
+		cfg.PrefLR = 0.003
 		c.f(&cfg)
 		r := meanDev(t, cfg, 5)
 		t.Logf("%-14s prog acc %.3f loss %.4f | dev acc %.3f loss %.4f | win %.3f (n %.0f) "+
