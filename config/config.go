@@ -89,9 +89,6 @@ type Stream struct {
 	BatchWait    time.Duration // a partial batch is flushed after this long
 	QueueDepth   int           // decoded messages buffered between stages
 	DrainTimeout time.Duration // hard deadline of a graceful stop
-	// StopAtEnd stops each stage once it has read every partition up to
-	// the high watermark it saw at start (the embedded run sets it).
-	StopAtEnd bool
 }
 
 // Checkpoint says where model state goes.
@@ -109,8 +106,7 @@ type Checkpoint struct {
 type Refine struct {
 	Enabled    bool
 	MaxRounds  int           // Follower rounds per response
-	BatchSize  int           // responses per output write
-	ReloadPoll time.Duration // how often the checkpoint dir is checked
+	ReloadPoll time.Duration // how often a refiner checks the checkpoint dir
 }
 
 // Output lists local sinks for refined records.
@@ -185,7 +181,6 @@ func Default() Config {
 		Refine: Refine{
 			Enabled:    true,
 			MaxRounds:  3,
-			BatchSize:  64,
 			ReloadPoll: 2 * time.Second,
 		},
 		Output:   Output{JSONL: "slhf-state/refined.jsonl"},

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -92,7 +91,6 @@ func (c *Config) validateStages(bad func(string, string, ...any)) {
 		"checkpoint.keep":           c.Checkpoint.Keep,
 		"checkpoint.every_steps":    c.Checkpoint.EverySteps,
 		"refine.max_rounds":         c.Refine.MaxRounds,
-		"refine.batch_size":         c.Refine.BatchSize,
 		"embedded.rows_per_message": c.Embedded.RowsPerMessage,
 	}
 	for key, v := range positive {
@@ -126,15 +124,6 @@ func (c Config) Redacted() Config {
 	}
 	c.Kafka.Brokers = append([]string(nil), c.Kafka.Brokers...)
 	return c
-}
-
-// JSON renders the redacted configuration, indented, for `slhf config`.
-func (c Config) JSON() string {
-	b, err := json.MarshalIndent(c.Redacted(), "", "  ")
-	if err != nil {
-		return fmt.Sprintf("{%q: %q}", "error", err.Error())
-	}
-	return string(b)
 }
 
 // Fingerprint identifies everything that gives a model lineage its

@@ -27,6 +27,11 @@ func TestConfigValidate(t *testing.T) {
 		{"candidates", func(c *Config) { c.MaxCandidates = 1 }, "max_candidates"},
 		{"cache", func(c *Config) { c.ContextCache = 0 }, "context_cache"},
 		{"autodiff", func(c *Config) { c.Autodiff = "torch" }, "autodiff"},
+		{"decay", func(c *Config) { c.PrefDecay = -1 }, "pref_decay"},
+		{"decay too big", func(c *Config) { c.PrefDecay = 1 / c.PrefLR }, "pref_decay"},
+		{"game steps", func(c *Config) { c.GameSteps = 0 }, "game_steps"},
+		{"replay", func(c *Config) { c.ReplayContexts = -1 }, "replay_contexts"},
+		{"replay on", func(c *Config) { c.GameSteps, c.ReplayContexts = 3, 16 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,6 +64,9 @@ func TestConfigFingerprint(t *testing.T) {
 		{"payoff", func(c *Config) { c.Payoff, c.GDA.Estimator = PayoffLabels, "sampled" }, false},
 		{"gda tau", func(c *Config) { c.GDA.TauFollower *= 2 }, false},
 		{"candidates", func(c *Config) { c.MaxCandidates++ }, false},
+		{"decay", func(c *Config) { c.PrefDecay = 0.1 }, false},
+		{"game steps", func(c *Config) { c.GameSteps++ }, false},
+		{"replay", func(c *Config) { c.ReplayContexts++ }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,3 +98,41 @@ func TestLabelsPayoffLearnsToRefine(t *testing.T) {
 		}
 	}
 }
+
+// TestGameStepsAndReplay: a batch touching one prompt takes GameSteps GDA
+// steps, each over that context plus ReplayContexts others from the
+// cache; without replay, only the touched context plays.
+func TestGameStepsAndReplay(t *testing.T) {
+	pairs := loadPanda(t)
+	tests := []struct {
+		name                   string
+		steps, replay          int
+		wantSteps, wantContext int
+	}{
+		{"default", 1, 0, 1, 1},
+		{"three steps", 3, 0, 3, 1},
+		{"replay", 2, 5, 2, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.GameSteps, cfg.ReplayContexts = tt.steps, tt.replay
+			m := newTestModel(t, cfg)
+			learnAll(t, m, pandaEvents(pairs[:200]), 50)
+			v := m.Version()
+			p := pairs[300]
+			st, err := m.Learn([]schemas.Preference{{EventID: "x", Prompt: p.prompt,
+				ResponseA: p.a, ResponseB: p.b, Preference: p.label}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.GDASteps != tt.wantSteps || m.Version() != v+int64(tt.wantSteps) {
+				t.Errorf("GDA steps %d, version %d → %d; want %d steps", st.GDASteps, v,
+					m.Version(), tt.wantSteps)
+			}
+			if st.Contexts != tt.wantContext {
+				t.Errorf("contexts per step %d, want %d", st.Contexts, tt.wantContext)
+			}
+		})
+	}
+}

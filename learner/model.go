@@ -56,11 +56,11 @@ type LearnStats struct {
 	Correct int     // judged events on whose side the model's p fell
 	LogLoss float64 // mean cross-entropy against the soft labels, nats
 
-	GDASteps int // 0 or 1: whether the policies were updated
-	Contexts int // contexts (or logged samples) in the GDA step
+	GDASteps int // GDA steps taken: 0 to Config.GameSteps
+	Contexts int // contexts (or logged samples) in the last GDA step
 	Skipped  int // logged samples left out: stale, evicted or not reweightable
 
-	// Policy statistics of the GDA step, averaged over its contexts; zero
+	// Policy statistics of the last GDA step, averaged over its contexts; zero
 	// when GDASteps is 0. LeaderObjective is f of eq. 5 (the Follower
 	// minimises the same f); LeaderSurvival is E[p(y ≻ y')], the Leader's
 	// chance to survive refinement.
@@ -154,8 +154,9 @@ type observation struct {
 // mis-sized embedding under the column encoder) returns before anything
 // changed; then, event by event, the preference model is evaluated
 // (progressive validation) and updated, and both responses join the
-// candidate set C(x) of their prompt; last, one StackelbergGDA step runs
-// over the contexts of the batch (see gameStep). events is only read;
+// candidate set C(x) of their prompt; last, Config.GameSteps
+// StackelbergGDA steps run over the contexts of the batch and any replayed
+// ones (see gameStep). events is only read;
 // their weights are taken as validated (finite, ≥ 0).
 //
 // An error from the gradient stage, which only a failing gorgonia run can
@@ -332,7 +333,7 @@ func (m *Model) publish(st LearnStats, took time.Duration) {
 	if st.GDASteps == 0 {
 		return
 	}
-	m.met.steps.Inc()
+	m.met.steps.Add(float64(st.GDASteps))
 	m.met.version.Set(float64(m.steps))
 	m.met.objective.Set(st.LeaderObjective)
 	m.met.payoff.Set(st.LeaderSurvival)

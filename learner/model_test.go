@@ -20,13 +20,15 @@ import (
 )
 
 // TestLearnDeterministic: two models with one seed fed the same batches
-// end in bit-identical states, for both autodiff back ends.
+// end in bit-identical states, for both autodiff back ends, also when
+// several GDA steps per batch replay randomly drawn contexts.
 func TestLearnDeterministic(t *testing.T) {
 	evs := pandaEvents(loadPanda(t)[:300])
 	for _, ad := range []string{AutodiffGorgonia, AutodiffPlain} {
 		t.Run(ad, func(t *testing.T) {
 			cfg := testConfig()
 			cfg.Autodiff = ad
+			cfg.GameSteps, cfg.ReplayContexts = 2, 4
 			a, b := newTestModel(t, cfg), newTestModel(t, cfg)
 			learnAll(t, a, evs, 32)
 			learnAll(t, b, evs, 32)
@@ -67,6 +69,7 @@ func TestStateRestoreRoundTrip(t *testing.T) {
 	first, second := pandaEvents(pairs[:250]), pandaEvents(pairs[250:450])
 	cfg := testConfig()
 	cfg.ContextCache = 40 // force evictions so the LRU order matters
+	cfg.ReplayContexts = 3 // replay draws from the restored generator
 	a := newTestModel(t, cfg)
 	learnAll(t, a, first, 32)
 	tensors, meta := a.State()

@@ -162,3 +162,21 @@ func randVec(rng *rand.Rand, n int) []float64 {
 	}
 	return v
 }
+
+// TestPrefModelDecay: with z = z' the loss gradient is zero, so an update
+// only applies the decoupled decay, multiplying every weight by 1 − η·λ;
+// without decay the weights stay put.
+func TestPrefModelDecay(t *testing.T) {
+	for _, decay := range []float64{0, 2} {
+		m := newPrefModel(5, 2, 0.01, decay, rand.New(rand.NewPCG(3, 4)))
+		want := append([]float64(nil), m.params...)
+		for i := range want {
+			want[i] *= 1 - 0.01*decay
+		}
+		z := []float64{0.3, -0.2, 0.5, 0.1, 0.7}
+		if p := m.update(z, z, 1, 1); p != 0.5 {
+			t.Fatalf("decay %v: p(y ≻ y) = %v, want 0.5", decay, p)
+		}
+		assertClose(t, "params", m.params, want, 1e-15)
+	}
+}

@@ -67,7 +67,6 @@ type LearnStage struct {
 	commit    func(ctx context.Context, next map[int]int64) error
 	snapshots *Snapshots
 	logger    *slog.Logger
-	metrics   *learnMetrics
 
 	next     map[int]int64 // partition → next offset to read
 	pending  []ingest.Message
@@ -116,7 +115,7 @@ func NewLearnStage(cfg LearnConfig, d LearnDeps) *LearnStage {
 		next: map[int]int64{},
 	}
 	s.lastCkp.Store(time.Now().UnixNano())
-	s.metrics = newLearnMetrics(d.Registerer, s)
+	newLearnMetrics(d.Registerer, s)
 	return s
 }
 
@@ -279,12 +278,10 @@ func (s *LearnStage) flush(ctx context.Context) error {
 	if len(s.rows) == 0 {
 		return nil
 	}
-	start := time.Now()
 	stats, err := s.model.Learn(s.rows)
 	if err != nil {
 		return fmt.Errorf("learner step %d: %w", s.steps+1, err)
 	}
-	s.metrics.step.Observe(time.Since(start).Seconds())
 	s.account(stats)
 	for _, m := range s.pending {
 		s.advance(m)
@@ -304,7 +301,6 @@ func (s *LearnStage) account(st learner.LearnStats) {
 	s.totals.Correct += st.Correct
 	s.totals.LogLossSum += st.LogLoss * float64(st.Events)
 	s.totals.Steps++
-	s.metrics.learned.Add(float64(st.Events))
 }
 
 // checkpoint saves the model with the offsets it reflects, publishes the
@@ -366,29 +362,14 @@ func copyOffsets(m map[int]int64) map[int]int64 {
 	return out
 }
 
-type learnMetrics struct {
-	learned prometheus.Counter
-	step    prometheus.Histogram
-}
-
-func newLearnMetrics(reg prometheus.Registerer, s *LearnStage) *learnMetrics {
-	m := &learnMetrics{
-		learned: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "slhf_stream_learned_events_total",
-			Help: "Feedback events applied to the model by the learn stage.",
-		}),
-		step: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "slhf_stream_learn_batch_seconds",
-			Help:    "Wall time of one learner step, including feature extraction.",
-			Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10),
-		}),
-	}
+// newLearnMetrics registers the stage's own gauge; the learner counts
+// events and times steps itself.
+func newLearnMetrics(reg prometheus.Registerer, s *LearnStage) {
 	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "slhf_checkpoint_age_seconds",
 		Help: "Seconds since the learn stage last wrote a checkpoint.",
 	}, func() float64 { return s.sinceLastCheckpoint().Seconds() })
 	if reg != nil {
-		reg.MustRegister(m.learned, m.step, age)
+		reg.MustRegister(age)
 	}
-	return m
 }

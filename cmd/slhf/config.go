@@ -13,6 +13,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/slhf-dev/slhf/config"
 )
@@ -134,6 +135,31 @@ func flatten(val reflect.Value, prefix string, v *viper.Viper) []string {
 	return keys
 }
 
+// toMap renders a config struct as nested maps under the same snake_case
+// keys that decoding accepts, durations as text.
+func toMap(val reflect.Value) map[string]any {
+	out := map[string]any{}
+	t := val.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		fv := val.Field(i)
+		switch v := fv.Interface().(type) {
+		case time.Duration:
+			out[snake(f.Name)] = v.String()
+		default:
+			if fv.Kind() == reflect.Struct {
+				out[snake(f.Name)] = toMap(fv)
+			} else {
+				out[snake(f.Name)] = v
+			}
+		}
+	}
+	return out
+}
+
 // snake turns a Go field name into a config key: "BatchEvents" →
 // "batch_events", "LRLeader" → "lr_leader", "GDA" → "gda".
 func snake(name string) string {
@@ -205,15 +231,21 @@ func newLogger(cfg config.Log) *slog.Logger {
 func newConfigCmd(o *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "config",
-		Short: "Print the effective configuration (secrets redacted) and its fingerprint",
-		Args:  cobra.NoArgs,
+		Short: "Print the effective configuration as YAML (secrets redacted) and its fingerprint",
+		Long: "Prints every key with its effective value, in the form a --config file\n" +
+			"takes; SLHF_<KEY> environment variables use the same keys upper-cased, with\n" +
+			"dots as underscores (kafka.brokers → SLHF_KAFKA_BROKERS).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.load()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), cfg.JSON())
-			fmt.Fprintf(cmd.OutOrStdout(), "fingerprint: %s\n", cfg.Fingerprint())
+			out, err := yaml.Marshal(toMap(reflect.ValueOf(cfg.Redacted())))
+			if err != nil {
+				return fmt.Errorf("print config: %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# fingerprint: %s\n%s", cfg.Fingerprint(), out)
 			return nil
 		},
 	}
