@@ -186,8 +186,8 @@ func unknownEnv(keys []string) error {
 		known["SLHF_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
 	}
 	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "SLHF_") && !known[name] && !notConfigEnv[name] {
+		name, value, _ := strings.Cut(kv, "=")
+		if value != "" && strings.HasPrefix(name, "SLHF_") && !known[name] && !notConfigEnv[name] {
 			return fmt.Errorf("environment variable %s names no config key", name)
 		}
 	}

@@ -1,12 +1,24 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
+// hermetic blanks every SLHF_* variable of the caller's environment, so
+// that a developer's settings cannot change what a test decodes.
+func hermetic(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "SLHF_") {
+			t.Setenv(name, "")
+		}
+	}
+}
+
 func TestLoadGoodConfig(t *testing.T) {
+	hermetic(t)
 	o := globalOptions{configFile: "testdata/config/good.yaml"}
 	cfg, err := o.load()
 	if err != nil {
@@ -34,6 +46,7 @@ func TestLoadGoodConfig(t *testing.T) {
 }
 
 func TestLoadBadConfig(t *testing.T) {
+	hermetic(t)
 	cases := map[string]string{
 		"bad-unknown-key.yaml": "brokerz",
 		"bad-kappa.yaml":       "kappa",
@@ -51,6 +64,7 @@ func TestLoadBadConfig(t *testing.T) {
 }
 
 func TestEnvAndFlagsOverride(t *testing.T) {
+	hermetic(t)
 	t.Setenv("SLHF_LEARNER_GDA_KAPPA", "7")
 	t.Setenv("SLHF_KAFKA_BROKERS", "127.0.0.1:1,127.0.0.1:2")
 	o := globalOptions{configFile: "testdata/config/good.yaml",
@@ -66,6 +80,7 @@ func TestEnvAndFlagsOverride(t *testing.T) {
 }
 
 func TestUnknownEnvIsAnError(t *testing.T) {
+	hermetic(t)
 	t.Setenv("SLHF_KAFKA_BROKRS", "x:1")
 	var o globalOptions
 	if _, err := o.load(); err == nil || !strings.Contains(err.Error(), "SLHF_KAFKA_BROKRS") {
@@ -74,6 +89,7 @@ func TestUnknownEnvIsAnError(t *testing.T) {
 }
 
 func TestSetUnknownKeyIsAnError(t *testing.T) {
+	hermetic(t)
 	o := globalOptions{sets: []string{"no.such.key=1"}}
 	if _, err := o.load(); err == nil || !strings.Contains(err.Error(), "no.such.key") {
 		t.Fatalf("err = %v, want one naming the key", err)
@@ -81,6 +97,7 @@ func TestSetUnknownKeyIsAnError(t *testing.T) {
 }
 
 func TestSecretsRedacted(t *testing.T) {
+	hermetic(t)
 	o := globalOptions{configFile: "testdata/config/good.yaml"}
 	cfg, err := o.load()
 	if err != nil {
