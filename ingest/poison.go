@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/slhf-dev/slhf/schemas"
 )
 
 // ReasonPoison is the dead-letter reason of a message that was being
 // decoded during the last crashes and is therefore not decoded again.
-const ReasonPoison = "poison_message"
+const ReasonPoison = string(schemas.ReasonPoisonMessage)
 
 // PoisonGuard breaks crash loops. Some corrupt Arrow headers make the
 // decoder allocate without bound and the Go runtime dies of out-of-memory,

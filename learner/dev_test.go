@@ -233,6 +233,12 @@ func meanDev(tb testing.TB, cfg Config, folds int) devResult {
 	return mean
 }
 
+// TestDevSplit trains on the dev split with the default configuration and
+// checks the two figures the defaults were chosen for, on fold 0: the
+// progressive log-loss is clearly under log 2 (it was 0.695 with PrefLR
+// 0.01) and the preference model beats chance on the pairs of unseen dev
+// prompts (0.52 without the prompt-conditioned scalar features; 0.618 with
+// them over 131 judged pairs, standard error about 0.043).
 func TestDevSplit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on the bundled data")
@@ -243,4 +249,13 @@ func TestDevSplit(t *testing.T) {
 	t.Logf("mean: prog acc %.3f loss %.4f | dev acc %.3f loss %.4f | win %.3f (n %.0f) "+
 		"greedy %.3f (n %.0f) random %.3f | steps %d", r.progAcc, r.progLoss, r.devAcc,
 		r.devLoss, r.winRate, r.winN, r.greedyRate, r.greedyN, r.randomRate, r.steps)
+	if *devFolds > 1 {
+		return
+	}
+	if r.progLoss > math.Ln2-0.02 {
+		t.Errorf("progressive log-loss %.4f, want ≤ log 2 − 0.02", r.progLoss)
+	}
+	if r.devAcc < 0.55 {
+		t.Errorf("dev accuracy %.3f on unseen prompts, want ≥ 0.55", r.devAcc)
+	}
 }

@@ -68,7 +68,7 @@ func TestStateRestoreRoundTrip(t *testing.T) {
 	pairs := loadPanda(t)
 	first, second := pandaEvents(pairs[:250]), pandaEvents(pairs[250:450])
 	cfg := testConfig()
-	cfg.ContextCache = 40 // force evictions so the LRU order matters
+	cfg.ContextCache = 40  // force evictions so the LRU order matters
 	cfg.ReplayContexts = 3 // replay draws from the restored generator
 	a := newTestModel(t, cfg)
 	learnAll(t, a, first, 32)
