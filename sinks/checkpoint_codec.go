@@ -49,6 +49,7 @@ type CorruptCheckpointError struct {
 	Err  error
 }
 
+// Error names the file and what is wrong with it.
 func (e *CorruptCheckpointError) Error() string {
 	return fmt.Sprintf("corrupt checkpoint %s: %v", e.Path, e.Err)
 }

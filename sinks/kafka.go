@@ -65,6 +65,7 @@ type MessageTooLargeError struct {
 	Limit int // the writer's maximum, in bytes
 }
 
+// Error states the message, its size and the limit.
 func (e *MessageTooLargeError) Error() string {
 	return fmt.Sprintf("message %d to topic %q is %d bytes, limit %d: %v",
 		e.Index, e.Topic, e.Size, e.Limit, ErrMessageTooLarge)

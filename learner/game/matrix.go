@@ -32,6 +32,7 @@ var (
 	ErrNotComplementary = errors.New("p[i][j] + p[j][i] != 1")
 )
 
+// Error names the offending entry and the rule it breaks.
 func (e *MatrixError) Error() string {
 	if e.Col < 0 {
 		return fmt.Sprintf("row %d: %v", e.Row, e.Err)
