@@ -70,6 +70,7 @@ type CheckpointStore struct {
 	logger  *slog.Logger
 	metrics *checkpointMetrics
 	mu      sync.Mutex // serialises Save and its pruning
+	readers bool       // opened by OpenCheckpointReader: Save refuses
 }
 
 // OpenCheckpointStore opens (creating with mode 0755) the directory dir,
@@ -96,6 +97,23 @@ func OpenCheckpointStore(dir string, keep int, logger *slog.Logger,
 	return s, nil
 }
 
+// OpenCheckpointReader opens dir for reading checkpoints another process
+// writes, as a refiner does with the learner's directory. Unlike
+// [OpenCheckpointStore] it creates nothing and removes no temporary files,
+// which may belong to a Save in progress; its Save always fails. logger
+// nil discards; reg nil registers no metrics.
+func OpenCheckpointReader(dir string, logger *slog.Logger,
+	reg prometheus.Registerer) (*CheckpointStore, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newCheckpointMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("open checkpoint reader: %w", err)
+	}
+	return &CheckpointStore{dir: dir, keep: 1, logger: logger, metrics: m, readers: true}, nil
+}
+
 // Dir returns the store's directory.
 func (s *CheckpointStore) Dir() string { return s.dir }
 
@@ -119,6 +137,9 @@ func CheckpointPath(dir string, step int64) string {
 // It returns the final path. ctx is checked before the rename: a Save
 // cancelled before that leaves no trace. c is not modified or retained.
 func (s *CheckpointStore) Save(ctx context.Context, c *Checkpoint) (string, error) {
+	if s.readers {
+		return "", fmt.Errorf("save checkpoint: %s is opened read-only", s.dir)
+	}
 	if c.Step < 0 {
 		return "", fmt.Errorf("save checkpoint: negative step %d", c.Step)
 	}
@@ -145,7 +166,14 @@ func (s *CheckpointStore) writeAtomic(ctx context.Context, c *Checkpoint) (strin
 	if err != nil {
 		return "", 0, err
 	}
-	size, err := writeSynced(tmp, c)
+	// CreateTemp makes the file 0600; checkpoints hold model weights, not
+	// secrets, and refiners running as another user read them.
+	var size int64
+	if err = tmp.Chmod(0o644); err == nil {
+		size, err = writeSynced(tmp, c) // closes tmp
+	} else {
+		tmp.Close()
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -478,3 +479,39 @@ func benchmarkCheckpoint(b *testing.B, floats int) {
 
 func BenchmarkCheckpoint1MB(b *testing.B)  { benchmarkCheckpoint(b, 1<<17) }
 func BenchmarkCheckpoint50MB(b *testing.B) { benchmarkCheckpoint(b, 50<<17) }
+
+func TestCheckpointReaderLeavesWriterAlone(t *testing.T) {
+	dir := t.TempDir()
+	w, err := OpenCheckpointStore(dir, 3, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Save(context.Background(), &Checkpoint{Step: 4, Fingerprint: "f",
+		Tensors: map[string][]float64{"x": {1}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A Save in progress in the writer process.
+	inflight := filepath.Join(dir, strings.Replace(checkpointTempPat, "*", "123", 1))
+	if err := os.WriteFile(inflight, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenCheckpointReader(dir, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(inflight); err != nil {
+		t.Fatalf("reader removed the writer's temp file: %v", err)
+	}
+	c, err := r.LoadLatest()
+	if err != nil || c.Step != 4 {
+		t.Fatalf("LoadLatest = %v, %v", c, err)
+	}
+	if _, err := r.Save(context.Background(), c); err == nil {
+		t.Fatal("Save through a reader succeeded")
+	}
+	info, err := os.Stat(CheckpointPath(dir, 4))
+	if err != nil || info.Mode().Perm() != 0o644 {
+		t.Fatalf("checkpoint mode %v, %v; want 0644 so refiners of another user can read it",
+			info.Mode().Perm(), err)
+	}
+}

@@ -48,7 +48,7 @@ func newCheckpointCmd(o *globalOptions) *cobra.Command {
 
 // newestCheckpoint returns the path of the newest checkpoint file in dir.
 func newestCheckpoint(dir string) (string, error) {
-	store, err := sinks.OpenCheckpointStore(dir, 1<<30, nil, nil)
+	store, err := sinks.OpenCheckpointReader(dir, nil, nil)
 	if err != nil {
 		return "", err
 	}

@@ -36,7 +36,7 @@ func newRefineCmd(o *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			snap, err := loadSnapshot(cfg.Learner, cfg.Checkpoint.Dir, cfg.Checkpoint.Keep)
+			snap, err := loadSnapshot(cfg.Learner, cfg.Checkpoint.Dir)
 			if err != nil {
 				return err
 			}
@@ -57,8 +57,8 @@ func newRefineCmd(o *globalOptions) *cobra.Command {
 }
 
 // loadSnapshot builds a model from the newest valid checkpoint.
-func loadSnapshot(cfg learner.Config, dir string, keep int) (*learner.Snapshot, error) {
-	store, err := sinks.OpenCheckpointStore(dir, keep, nil, nil)
+func loadSnapshot(cfg learner.Config, dir string) (*learner.Snapshot, error) {
+	store, err := sinks.OpenCheckpointReader(dir, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -93,8 +93,14 @@ func (s *service) buildLearner(context.Context) error {
 	if s.model, err = learner.New(s.cfg.Learner, s.logger, s.reg); err != nil {
 		return fmt.Errorf("build learner: %w", err)
 	}
-	s.store, err = sinks.OpenCheckpointStore(s.cfg.Checkpoint.Dir, s.cfg.Checkpoint.Keep,
-		s.logger, s.reg)
+	if s.cfg.Learns() {
+		s.store, err = sinks.OpenCheckpointStore(s.cfg.Checkpoint.Dir, s.cfg.Checkpoint.Keep,
+			s.logger, s.reg)
+	} else {
+		// A refiner only reads the learner's directory: it must not
+		// remove the temp file of a Save in progress.
+		s.store, err = sinks.OpenCheckpointReader(s.cfg.Checkpoint.Dir, s.logger, s.reg)
+	}
 	if err != nil {
 		return fmt.Errorf("open checkpoints: %w", err)
 	}
