@@ -62,6 +62,22 @@ type Config struct {
 	// games use the current preference model and reuse no label. On the
 	// dev split 32 replayed contexts did not help, hence the default.
 	ReplayContexts int
+	// FollowerPayoffInput appends the payoff to the Follower's input: for
+	// each pair (y, y') the current preference model's p(y ≻ y' | x) and its
+	// logit, as two extra columns of u(y, y') (see payoffColumns). This
+	// is a choice of policy class, a payoff-informed refinement policy.
+	// The KL-regularised best response of eq. 5 is
+	// ω*(y' | y) ∝ ω_ref(y' | y)·exp(−p(y ≻ y')/τ_F), a logit linear in
+	// p(y ≻ y'); with p as an input that target is within reach of t_φ on
+	// any prompt, while from hashed response features alone t_φ must
+	// relearn the preference model's judgement, which it did not do on
+	// unseen prompts. The columns are data: no gradient flows through them
+	// into the preference model. Default true: on the 5 folds of the dev
+	// split (dev_test.go) the Follower's refinements won 0.555 of the
+	// human-judged switches with it (n 353) and 0.431 without (n 320),
+	// against 0.573 for the preference model's own best switch and 0.500
+	// for a random one.
+	FollowerPayoffInput bool
 	// Payoff selects the source of p(y ≻ y'): "model" (default, exact
 	// estimator over the preference model) or "labels" (sampled estimator
 	// over logged events that carry behaviour probabilities). It fixes the
@@ -98,6 +114,8 @@ func DefaultConfig() Config {
 		ContextCache:  4096,
 		Autodiff:      AutodiffGorgonia,
 		Seed:          1,
+
+		FollowerPayoffInput: true,
 	}
 }
 

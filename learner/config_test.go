@@ -67,6 +67,7 @@ func TestConfigFingerprint(t *testing.T) {
 		{"decay", func(c *Config) { c.PrefDecay = 0.1 }, false},
 		{"game steps", func(c *Config) { c.GameSteps++ }, false},
 		{"replay", func(c *Config) { c.ReplayContexts++ }, false},
+		{"payoff input", func(c *Config) { c.FollowerPayoffInput = false }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,10 @@ import (
 // -dev.folds 5 -v). The default, one fold, keeps the ordinary test quick.
 var devFolds = flag.Int("dev.folds", 1, "dev folds evaluated by TestDevSplit (1–5)")
 
+// devPayoff overrides Config.FollowerPayoffInput in TestDevSplit, to
+// compare the two policy classes: "" keeps the default, "on" or "off".
+var devPayoff = flag.String("dev.payoff", "", "FollowerPayoffInput in TestDevSplit: on, off or default")
+
 // Shares of the bundled PandaLM prompts: the service's embedded run holds
 // out officialShare of them (internal/app, by the FNV-1a hash of the
 // prompt id) for its final figures; those prompts never enter the dev
@@ -245,6 +249,13 @@ func TestDevSplit(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Autodiff = AutodiffPlain
+	switch *devPayoff {
+	case "on", "off":
+		cfg.FollowerPayoffInput = *devPayoff == "on"
+	case "":
+	default:
+		t.Fatalf("-dev.payoff %q: want on, off or empty", *devPayoff)
+	}
 	r := meanDev(t, cfg, min(max(*devFolds, 1), devFoldCount))
 	t.Logf("mean: prog acc %.3f loss %.4f | dev acc %.3f loss %.4f | win %.3f (n %.0f) "+
 		"greedy %.3f (n %.0f) random %.3f | steps %d", r.progAcc, r.progLoss, r.devAcc,

@@ -14,7 +14,11 @@
 //	ω_φ(y' | x, y) = softmax over y' ∈ R(x, y) of t_φ(x, y, y')
 //
 // where s_θ and t_φ are one-hidden-layer tanh networks over feature vectors
-// and R(x, y) = C(x), so that "keep y" is always a choice. Their gradients
+// and R(x, y) = C(x), so that "keep y" is always a choice. By default t_φ
+// also reads the preference model's p(y ≻ y' | x) of each pair
+// (Config.FollowerPayoffInput), as data: a payoff-informed refinement
+// policy whose best response, a logit linear in that payoff, it can
+// represent on prompts it never saw. Their gradients
 // come from package gda as ∂f/∂logits and are turned into parameter
 // gradients here, by gorgonia autodiff or by a hand-written backward pass.
 package learner

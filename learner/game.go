@@ -32,30 +32,31 @@ func newGameScratch(m *Model) *gameScratch {
 
 // build fills the game of ctx under the current weights: Leader logits
 // s_θ(x, y_i), Follower logits t_φ(x, y_i, y_j) over R(x, y_i) = C(x), and
-// the preference model's payoff p(y_i ≻ y_j). π_ref and ω_ref are uniform
-// (nil), since records carry no reference log-probabilities, and every
-// refinement is allowed (Allowed nil).
+// the preference model's payoff p(y_i ≻ y_j), which also fills the payoff
+// columns of the Follower rows when they are on. π_ref and ω_ref are
+// uniform (nil), since records carry no reference log-probabilities, and
+// every refinement is allowed (Allowed nil).
 func (gs *gameScratch) build(m *Model, ctx *context) *gda.Game {
 	n := len(ctx.cands)
+	g := &gs.game
+	*g = gda.Game{N: n,
+		Leader: resize(g.Leader, n), Follower: resize(g.Follower, n*n),
+		Payoff: resize(g.Payoff, n*n)}
 	fw := m.follower.in
 	for i := range ctx.cands {
 		copy(gs.xL[i*m.leader.in:], ctx.cands[i].z)
 		for j := range ctx.cands {
 			row := gs.xF[(i*n+j)*fw : (i*n+j+1)*fw]
+			s := m.pref.logit(ctx.cands[i].z, ctx.cands[j].z, m.pref.proj)
+			g.Payoff[i*n+j] = sigmoid(s)
 			follower(row, ctx.cands[i].z, ctx.cands[j].z, i == j)
+			if m.feat.payoff {
+				payoffColumns(row[fw-numPayoffColumns:], s)
+			}
 		}
 	}
-	g := &gs.game
-	*g = gda.Game{N: n,
-		Leader: resize(g.Leader, n), Follower: resize(g.Follower, n*n),
-		Payoff: resize(g.Payoff, n*n)}
 	gs.lPass.forward(m.theta, gs.xL, n, g.Leader)
 	gs.fPass.forward(m.phi, gs.xF, n*n, g.Follower)
-	for i := range ctx.cands {
-		for j := range ctx.cands {
-			g.Payoff[i*n+j] = m.pref.prob(ctx.cands[i].z, ctx.cands[j].z)
-		}
-	}
 	gs.dL, gs.dF = resize(gs.dL, n), resize(gs.dF, n*n)
 	return g
 }

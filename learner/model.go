@@ -90,7 +90,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Model, er
 	if err != nil {
 		return nil, fmt.Errorf("new learner: %w", err)
 	}
-	m := &Model{cfg: cfg, log: logger, feat: featurizer{enc: enc}}
+	m := &Model{cfg: cfg, log: logger, feat: featurizer{enc: enc, payoff: cfg.FollowerPayoffInput}}
 	if m.met, err = newMetrics(reg); err != nil {
 		return nil, fmt.Errorf("new learner: %w", err)
 	}

@@ -64,7 +64,8 @@ const (
 // MaxCandidates, and each round moves to the y' maximising ω_φ(y' | x, y)
 // (gda.Chain without a random source) until the Follower keeps its text
 // or maxRounds rounds ran; under a cycle the chain walks it until the
-// budget is spent. Candidates that cannot be
+// budget is spent. Under Config.FollowerPayoffInput, t_φ also reads the
+// snapshot's own p(y ≻ y' | x) of each pair. Candidates that cannot be
 // encoded (no embedding under the column encoder) are left out.
 func (s *Snapshot) Refine(r schemas.Response, maxRounds int) Refinement {
 	out := Refinement{Text: r.Response, Reason: ReasonNoCandidates}
@@ -133,20 +134,27 @@ type walker struct {
 	set  refinementSet
 	x    []float64 // n × follower width
 	pass *mlpPass
+	proj []float64 // preference-model scratch (4K), for the payoff columns
 	rows map[int][]float64
 }
 
 func (s *Snapshot) newWalker(set refinementSet) *walker {
 	n := len(set.texts)
 	return &walker{s: s, set: set, x: make([]float64, n*s.follower.in),
-		pass: newMLPPass(s.follower, n), rows: make(map[int][]float64)}
+		pass: newMLPPass(s.follower, n), proj: make([]float64, 4*s.pref.k),
+		rows: make(map[int][]float64)}
 }
 
 // next implements gda.FollowerFunc.
 func (w *walker) next(cur int, dst []float64) []float64 {
 	n, fw := len(w.set.texts), w.s.follower.in
 	for j := range n {
-		follower(w.x[j*fw:(j+1)*fw], w.set.z[cur], w.set.z[j], j == cur)
+		row := w.x[j*fw : (j+1)*fw]
+		follower(row, w.set.z[cur], w.set.z[j], j == cur)
+		if w.s.feat.payoff {
+			s := w.s.pref.logit(w.set.z[cur], w.set.z[j], w.proj)
+			payoffColumns(row[fw-numPayoffColumns:], s)
+		}
 	}
 	dst = resize(dst, n)
 	w.pass.forward(w.s.phi, w.x, n, dst)
