@@ -3,6 +3,9 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -16,7 +19,8 @@ import (
 //
 // Fetch and Commit may be called from different goroutines.
 type GroupReader struct {
-	kr *kafka.Reader
+	kr  *kafka.Reader
+	lag *prometheus.GaugeVec
 }
 
 // NewGroupReader joins group for cfg.Topic. Commits are synchronous
@@ -35,7 +39,7 @@ func NewGroupReader(cfg ReaderConfig, group string) *GroupReader {
 		StartOffset:    kafka.FirstOffset,
 		ErrorLogger:    errorLogger{logger: cfg.Logger, health: cfg.Health, topic: cfg.Topic},
 	})
-	return &GroupReader{kr: kr}
+	return &GroupReader{kr: kr, lag: lagGauge(cfg.Registerer)}
 }
 
 // Fetch returns the next message without committing it.
@@ -44,6 +48,8 @@ func (g *GroupReader) Fetch(ctx context.Context) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("fetch %s: %w", g.kr.Config().Topic, err)
 	}
+	g.lag.WithLabelValues(km.Topic, strconv.Itoa(km.Partition)).
+		Set(float64(km.HighWaterMark - km.Offset - 1))
 	return fromKafka(km), nil
 }
 

@@ -209,14 +209,19 @@ type PartitionReader struct {
 // NewPartitionReader returns a reader for cfg.Topic.
 func NewPartitionReader(cfg ReaderConfig) *PartitionReader {
 	cfg.fill()
+	return &PartitionReader{cfg: cfg, lag: lagGauge(cfg.Registerer)}
+}
+
+// lagGauge returns the consumer-lag gauge, shared by every reader on reg.
+func lagGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
 	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "slhf_ingest_consumer_lag",
 		Help: "Messages between the last one read and the end of the partition.",
 	}, []string{"topic", "partition"})
-	if cfg.Registerer != nil {
-		lag = registerOrReuse(cfg.Registerer, lag)
+	if reg != nil {
+		lag = registerOrReuse(reg, lag)
 	}
-	return &PartitionReader{cfg: cfg, lag: lag}
+	return lag
 }
 
 // Run reads every partition concurrently and sends messages to out, in
