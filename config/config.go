@@ -162,7 +162,7 @@ func Default() Config {
 			MaxMessageBytes: 1 << 20,
 			MaxRows:         10_000,
 			MaxTextBytes:    64 << 10,
-			PoisonCrashes:   2,
+			PoisonCrashes:   3,
 			DedupeCapacity:  1 << 20,
 			StateDir:        "slhf-state",
 		},

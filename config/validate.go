@@ -98,6 +98,12 @@ func (c *Config) validateStages(bad func(string, string, ...any)) {
 			bad(key, "must be at least 1, got %d", v)
 		}
 	}
+	// Refined records are encoded with the schemas package's default
+	// text limit; a larger input limit would admit responses whose
+	// refined record cannot be written.
+	if c.Ingest.MaxTextBytes > 256<<10 {
+		bad("ingest.max_text_bytes", "must be at most 256 KiB, got %d", c.Ingest.MaxTextBytes)
+	}
 	if c.Stream.BatchWait <= 0 {
 		bad("stream.batch_wait", "must be positive")
 	}

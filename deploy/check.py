@@ -37,6 +37,7 @@ METRICS = {
     # ingest
     "slhf_ingest_consumed_total", "slhf_ingest_dead_lettered_total",
     "slhf_ingest_decode_seconds", "slhf_ingest_consumer_lag",
+    "slhf_ingest_kafka_errors_total", "slhf_service_ready",
     # learner
     "slhf_learner_events_total", "slhf_learner_gda_steps_total",
     "slhf_learner_step_duration_seconds", "slhf_learner_preference_accuracy_ratio",

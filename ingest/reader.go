@@ -171,28 +171,23 @@ func lastOffset(ctx context.Context, cfg ReaderConfig, partition int) (int64, er
 	return 0, errors.Join(errs...)
 }
 
-// retry calls fn until it succeeds or ctx ends, backing off exponentially.
+// retry calls fn until it succeeds or ctx ends, backing off exponentially
+// and recording each failure in the reader's health.
 func retry(ctx context.Context, cfg ReaderConfig, what string, fn func(context.Context) error) error {
-	delay := cfg.RetryBackoff
-	for attempt := 1; ; attempt++ {
-		err := fn(ctx)
-		if err == nil {
-			cfg.Health.OK()
-			return nil
-		}
+	err := cfg.backoff().Retry(ctx, func(attempt int, err error, delay time.Duration) {
 		cfg.Health.Failed()
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), err))
-		}
 		cfg.Logger.Warn("kafka call failed, retrying", "op", what, "topic", cfg.Topic,
 			"attempt", attempt, "delay", delay, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, cfg.RetryMaxDelay)
+	}, func() error { return fn(ctx) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	cfg.Health.OK()
+	return nil
+}
+
+func (c *ReaderConfig) backoff() Backoff {
+	return Backoff{Initial: c.RetryBackoff, Max: c.RetryMaxDelay}
 }
 
 // PartitionReader reads every partition of one topic from explicit start
@@ -281,14 +276,13 @@ func (r *PartitionReader) readPartition(ctx context.Context, id int, start, end 
 	}
 	lag := r.lag.WithLabelValues(r.cfg.Topic, strconv.Itoa(id))
 	for {
-		km, err := kr.ReadMessage(ctx)
+		km, err := r.read(ctx, kr, id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("read %s/%d: %w", r.cfg.Topic, id, err)
+			return err
 		}
-		r.cfg.Health.OK()
 		lag.Set(float64(km.HighWaterMark - km.Offset - 1))
 		select {
 		case out <- fromKafka(km):
@@ -299,6 +293,32 @@ func (r *PartitionReader) readPartition(ctx context.Context, id int, start, end 
 			return nil
 		}
 	}
+}
+
+// read returns the partition's next message. kafka-go retries a lost
+// connection a few times (about 0.7s) and then returns the error; the
+// cluster may be away for longer (a broker restart takes seconds), so
+// read waits with backoff and asks again: the reader resumes at its
+// offset. Only an offset out of range is final: retention has deleted
+// messages the checkpoint has not seen, which needs an operator.
+func (r *PartitionReader) read(ctx context.Context, kr *kafka.Reader, id int) (kafka.Message, error) {
+	var km kafka.Message
+	err := r.cfg.backoff().Retry(ctx, func(attempt int, err error, delay time.Duration) {
+		r.cfg.Health.Failed()
+		r.cfg.Logger.Warn("read failed, retrying", "topic", r.cfg.Topic, "partition", id,
+			"attempt", attempt, "delay", delay, "err", err)
+	}, func() error {
+		var err error
+		if km, err = kr.ReadMessage(ctx); errors.Is(err, kafka.OffsetOutOfRange) {
+			return errors.Join(err, ErrPermanent)
+		}
+		return err
+	})
+	if err != nil {
+		return km, fmt.Errorf("read %s/%d: %w", r.cfg.Topic, id, err)
+	}
+	r.cfg.Health.OK()
+	return km, nil
 }
 
 func fromKafka(km kafka.Message) Message {

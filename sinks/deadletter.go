@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,6 +21,14 @@ const (
 	// HeaderValueDropped is set, to the original value's size in bytes,
 	// when the value had to be dropped to fit the dead-letter topic.
 	HeaderValueDropped = "slhf.value.dropped"
+	// HeaderExtrasDropped is set, to the bytes of key and headers removed,
+	// when even without its value the record did not fit: then the
+	// original key and headers are dropped too. The source position
+	// headers still say where the whole message is.
+	HeaderExtrasDropped = "slhf.extras.dropped"
+	// OriginalHeaderPrefix is put before an original header whose key
+	// starts with "slhf.", so that a producer cannot spoof ours.
+	OriginalHeaderPrefix = "original."
 )
 
 // maxErrorText bounds the slhf.error header, in bytes.
@@ -98,6 +107,22 @@ func (d *DeadLetterWriter) DeadLetter(ctx context.Context, r DeadLetterRecord) e
 		m.Value = nil
 		err = d.w.Write(ctx, m)
 	}
+	if errors.Is(err, ErrMessageTooLarge) {
+		// The original key or headers alone are near the limit. Keep
+		// only our bounded headers, which fit any sane topic, so that
+		// the partition never stalls on this message.
+		extra := len(r.Key)
+		for _, h := range r.Headers {
+			extra += len(h.Key) + len(h.Value)
+		}
+		d.logger.Warn("dead letter still too large, dropping its key and headers",
+			"reason", reason, "topic", r.Topic, "partition", r.Partition,
+			"offset", r.Offset, "bytes", extra)
+		m.Key = nil
+		m.Headers = append(m.Headers[len(r.Headers):],
+			Header{HeaderExtrasDropped, []byte(strconv.Itoa(extra))})
+		err = d.w.Write(ctx, m)
+	}
 	if err != nil {
 		return fmt.Errorf("dead letter %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 	}
@@ -114,7 +139,12 @@ func deadLetterMessage(r DeadLetterRecord, reason string) Message {
 		text = text[:maxErrorText]
 	}
 	h := make([]Header, 0, len(r.Headers)+5)
-	h = append(h, r.Headers...)
+	for _, oh := range r.Headers {
+		if strings.HasPrefix(oh.Key, "slhf.") {
+			oh.Key = OriginalHeaderPrefix + oh.Key
+		}
+		h = append(h, oh)
+	}
 	h = append(h,
 		Header{HeaderReason, []byte(reason)},
 		Header{HeaderError, []byte(text)},

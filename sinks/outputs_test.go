@@ -60,6 +60,13 @@ func TestDeadLetterWriter(t *testing.T) {
 			Topic: "feedback", Partition: 2, Offset: 41, Key: []byte("k"), Value: []byte("arrow"),
 			Headers: []Header{{"trace", []byte("abc")}}},
 		{Err: long, Topic: "feedback", Offset: 42, Value: bytes.Repeat([]byte("v"), 8000)},
+		// Key and headers alone over the limit: everything but our
+		// headers must go, or the source partition would stall.
+		{Reason: "corrupt_ipc", Topic: "feedback", Offset: 43, Key: bytes.Repeat([]byte("k"), 100),
+			Value: []byte("x"), Headers: []Header{{"big", bytes.Repeat([]byte("h"), 4000)}}},
+		// A producer's own slhf.reason must not pass for ours.
+		{Reason: "wrong_schema", Topic: "feedback", Offset: 44, Value: []byte("y"),
+			Headers: []Header{{HeaderReason, []byte("spoofed")}}},
 	}
 	for _, r := range records {
 		if err := d.DeadLetter(context.Background(), r); err != nil {
@@ -67,8 +74,17 @@ func TestDeadLetterWriter(t *testing.T) {
 		}
 	}
 	got := readAll(t, cfg, "dlq")
-	if len(got) != 2 {
-		t.Fatalf("read %d dead letters, want 2", len(got))
+	if len(got) != 4 {
+		t.Fatalf("read %d dead letters, want 4", len(got))
+	}
+	h2 := headerMap(got[2].Headers)
+	if h2[HeaderExtrasDropped] != "4103" || h2["big"] != "" || len(got[2].Key) != 0 ||
+		h2[HeaderSourceOffset] != "43" || h2[HeaderReason] != "corrupt_ipc" {
+		t.Errorf("dead letter with huge headers: key %q headers %v", got[2].Key, h2)
+	}
+	h3 := headerMap(got[3].Headers)
+	if h3[HeaderReason] != "wrong_schema" || h3[OriginalHeaderPrefix+HeaderReason] != "spoofed" {
+		t.Errorf("spoofed reason header: %v", h3)
 	}
 	h0 := headerMap(got[0].Headers)
 	want0 := map[string]string{"trace": "abc", HeaderReason: "bad_preference",

@@ -222,6 +222,13 @@ func (s *LearnStage) handle(ctx context.Context, m ingest.Message) error {
 		s.advance(m)
 		return nil
 	}
+	if err := s.check(rows); err != nil {
+		if err := s.gate.Reject(ctx, m, string(schemas.ReasonInvalidEmbedding), err); err != nil {
+			return err
+		}
+		s.advance(m)
+		return nil
+	}
 	s.totals.Events += len(rows)
 	fresh, dups := s.dropDuplicates(rows)
 	if len(dups) > 0 {
@@ -238,6 +245,27 @@ func (s *LearnStage) handle(ctx context.Context, m ingest.Message) error {
 	}
 	s.pending = append(s.pending, m)
 	s.rows = append(s.rows, fresh...)
+	return nil
+}
+
+// checker is implemented by models that can refuse an event their
+// configuration cannot use (*learner.Model with the column encoder).
+type checker interface {
+	Check(ev *schemas.Preference) error
+}
+
+// check asks the model about every row, so that a row it cannot use
+// dead-letters its message rather than failing a step on every restart.
+func (s *LearnStage) check(rows []schemas.Preference) error {
+	c, ok := s.model.(checker)
+	if !ok {
+		return nil
+	}
+	for i := range rows {
+		if err := c.Check(&rows[i]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -167,3 +167,39 @@ func TestLearnStageResume(t *testing.T) {
 		t.Fatal("resume under another fingerprint succeeded")
 	}
 }
+
+// pickyModel refuses events named "bad", as the column-encoder learner
+// refuses rows without embeddings.
+type pickyModel struct{ fakeModel }
+
+func (p *pickyModel) Check(ev *schemas.Preference) error {
+	if ev.EventID == "bad" {
+		return fmt.Errorf("event %q: no embedding", ev.EventID)
+	}
+	return nil
+}
+
+func TestLearnStageDeadLettersRowsTheModelRefuses(t *testing.T) {
+	model, store, rj := &pickyModel{}, &memStore{}, &rejects{}
+	dec := schemas.NewDecoder()
+	gate := ingest.NewGate(dec.DecodePreferences,
+		func(err error) string { return string(schemas.ReasonOf(err)) }, rj)
+	s := NewLearnStage(LearnConfig{Topic: "fb", Fingerprint: "fp", BatchEvents: 1,
+		BatchWait: time.Hour, CheckpointEvery: 10, CheckpointInterval: time.Hour},
+		LearnDeps{Model: model, Gate: gate, Dedupe: ingest.NewDedupe(10), Store: store})
+	s.Resume()
+	in := make(chan ingest.Message, 2)
+	in <- message(t, 0, 0, "a", "bad")
+	in <- message(t, 0, 1, "c")
+	close(in)
+	if err := s.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(model.batches) != "[[c]]" || fmt.Sprint(rj.reasons) != "[invalid_embedding]" {
+		t.Fatalf("learned %v, rejected %v; want [[c]] and one invalid_embedding",
+			model.batches, rj.reasons)
+	}
+	if got := store.saved[len(store.saved)-1].Offsets["fb"][0]; got != 2 {
+		t.Fatalf("checkpoint offset %d, want 2 (past the refused message)", got)
+	}
+}

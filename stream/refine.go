@@ -30,6 +30,9 @@ type RefineConfig struct {
 	// End, when set, stops the stage once every partition's next offset
 	// has reached End[partition] (the embedded run uses it).
 	End map[int]int64
+	// Backoff spaces retries of reads and writes while the cluster is
+	// away; the stage never gives up on its own, only when ctx ends.
+	Backoff ingest.Backoff
 }
 
 // RefineStage rewrites each response with the Follower of the newest
@@ -91,18 +94,30 @@ func (s *RefineStage) Run(ctx context.Context) error {
 		return nil
 	}
 	for !s.drained() {
-		m, err := s.src.Fetch(ctx)
+		var m ingest.Message
+		err := s.retry(ctx, "fetch response", func() error {
+			var err error
+			m, err = s.src.Fetch(ctx)
+			return err
+		})
+		if err == nil {
+			err = s.handle(ctx, m)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		if err := s.handle(ctx, m); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// retry calls fn until it succeeds or ctx ends, logging each failure.
+func (s *RefineStage) retry(ctx context.Context, what string, fn func() error) error {
+	return s.cfg.Backoff.Retry(ctx, func(attempt int, err error, delay time.Duration) {
+		s.logger.Warn(what+" failed, retrying", "attempt", attempt, "delay", delay, "err", err)
+	}, fn)
 }
 
 func (s *RefineStage) drained() bool {
@@ -125,7 +140,8 @@ func (s *RefineStage) handle(ctx context.Context, m ingest.Message) error {
 	}
 	if ok {
 		out := s.refineAll(rows)
-		if err := s.sink.WriteRefined(ctx, out); err != nil {
+		err := s.retry(ctx, "write refined", func() error { return s.sink.WriteRefined(ctx, out) })
+		if err != nil {
 			return fmt.Errorf("write refined: %w", err)
 		}
 	}

@@ -56,7 +56,28 @@ func build(ctx context.Context, cfg config.Config, opts Options) (*service, erro
 			return nil, err
 		}
 	}
+	s.registerHealth()
 	return s, nil
+}
+
+// registerHealth exports what /readyz says, so that an outage shows on
+// the dashboards and not only to the probe.
+func (s *service) registerHealth() {
+	s.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "slhf_ingest_kafka_errors_total",
+			Help: "Failed Kafka round trips of the readers (the cluster was unreachable or refused).",
+		}, func() float64 { return float64(s.health.Errors()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "slhf_service_ready",
+			Help: "1 when /readyz answers 200: Kafka reachable and, where refining, a model loaded.",
+		}, func() float64 {
+			if s.ready() == nil {
+				return 1
+			}
+			return 0
+		}),
+	)
 }
 
 func (s *service) connect(ctx context.Context) error {
@@ -67,6 +88,10 @@ func (s *service) connect(ctx context.Context) error {
 	if s.transport, err = s.kc.Transport(); err != nil {
 		return fmt.Errorf("kafka transport: %w", err)
 	}
+	s.closers = append(s.closers, func() error {
+		s.transport.CloseIdleConnections()
+		return nil
+	})
 	if err := kafkax.WaitReady(ctx, s.kc); err != nil {
 		return fmt.Errorf("reach kafka %v: %w", s.kc.Brokers, err)
 	}
@@ -125,7 +150,8 @@ func (s *service) buildIngest(context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.dead = &deadLetters{dl: dl, counts: map[string]int{}}
+	s.dead = &deadLetters{dl: dl, counts: map[string]int{}, logger: s.logger,
+		backoff: s.backoff()}
 	return nil
 }
 
@@ -187,21 +213,31 @@ func (s *service) close() {
 // deadLetters forwards rejections to the dead-letter topic and counts
 // them by reason for the run's report.
 type deadLetters struct {
-	dl     sinks.DeadLetterer
-	mu     sync.Mutex // protects counts
-	counts map[string]int
+	dl      sinks.DeadLetterer
+	logger  *slog.Logger
+	backoff ingest.Backoff
+	mu      sync.Mutex // protects counts
+	counts  map[string]int
 }
 
+// Reject writes the dead letter, retrying while the cluster is away: the
+// partition must not move past a message whose rejection is not durable,
+// and a broker restart must not stop the service. It gives up only when
+// ctx ends.
 func (d *deadLetters) Reject(ctx context.Context, r ingest.Rejection) error {
 	hs := make([]sinks.Header, len(r.Msg.Headers))
 	for i, h := range r.Msg.Headers {
 		hs[i] = sinks.Header{Key: h.Key, Value: h.Value}
 	}
-	err := d.dl.DeadLetter(ctx, sinks.DeadLetterRecord{
+	rec := sinks.DeadLetterRecord{
 		Reason: r.Reason, Err: r.Err,
 		Topic: r.Msg.Topic, Partition: int32(r.Msg.Partition), Offset: r.Msg.Offset,
 		Key: r.Msg.Key, Value: r.Msg.Value, Headers: hs,
-	})
+	}
+	err := d.backoff.Retry(ctx, func(attempt int, err error, delay time.Duration) {
+		d.logger.Warn("dead-letter write failed, retrying", "reason", r.Reason,
+			"attempt", attempt, "delay", delay, "err", err)
+	}, func() error { return d.dl.DeadLetter(ctx, rec) })
 	if err != nil {
 		return err
 	}
@@ -221,12 +257,18 @@ func (d *deadLetters) snapshot() map[string]int {
 	return out
 }
 
-// ready reports whether the cluster answers and a model is loaded.
+func (s *service) backoff() ingest.Backoff {
+	return ingest.Backoff{Initial: s.cfg.Kafka.RetryBackoff, Max: s.cfg.Kafka.RetryMaxDelay}
+}
+
+// ready reports whether the cluster answers and, where this process
+// refines, whether a model is loaded: a refiner without a model cannot
+// serve, while a fresh learner is ready before its first checkpoint.
 func (s *service) ready() error {
 	if !s.health.Healthy(5 * time.Second) {
 		return fmt.Errorf("kafka unreachable (%d errors so far)", s.health.Errors())
 	}
-	if s.snapshots.Load() == nil {
+	if s.cfg.Refines() && s.snapshots.Load() == nil {
 		return errors.New("no model snapshot yet")
 	}
 	return nil
@@ -369,7 +411,7 @@ func (s *service) refineStage() *stream.RefineStage {
 		s.cfg.Kafka.GroupID+".refine")
 	s.closers = append(s.closers, src.Close)
 	return stream.NewRefineStage(stream.RefineConfig{
-		MaxRounds: s.cfg.Refine.MaxRounds, End: s.opts.RefineEnd,
+		MaxRounds: s.cfg.Refine.MaxRounds, End: s.opts.RefineEnd, Backoff: s.backoff(),
 	}, stream.RefineDeps{
 		Source: src, Gate: gate, Sink: s.refined, Snapshots: s.snapshots,
 		Logger: s.logger, Registerer: s.reg,
