@@ -257,8 +257,22 @@ func (r *PartitionReader) readPartition(ctx context.Context, id int, start, end 
 	if end != nil && !bounded {
 		return nil // a partition created after the run began is not ours
 	}
-	if bounded && next >= 0 && next >= stop {
-		return nil
+	if bounded {
+		if next < 0 {
+			// No checkpointed position: start at the partition's first
+			// offset. A partition that is empty, or emptied by retention,
+			// has first == end and nothing to read up to stop.
+			first, err := r.firstOffset(ctx, id)
+			if err != nil {
+				return err
+			}
+			if first >= stop {
+				return nil
+			}
+		}
+		if next >= stop {
+			return nil
+		}
 	}
 	kr := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     r.cfg.Brokers,
@@ -293,6 +307,29 @@ func (r *PartitionReader) readPartition(ctx context.Context, id int, start, end 
 			return nil
 		}
 	}
+}
+
+// firstOffset returns the oldest offset still in the partition.
+func (r *PartitionReader) firstOffset(ctx context.Context, id int) (int64, error) {
+	var first int64
+	err := retry(ctx, r.cfg, "read first offset", func(ctx context.Context) error {
+		var errs []error
+		for _, b := range r.cfg.Brokers {
+			conn, err := r.cfg.Dialer.DialLeader(ctx, "tcp", b, r.cfg.Topic, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			first, err = conn.ReadFirstOffset()
+			conn.Close()
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+	return first, err
 }
 
 // read returns the partition's next message. kafka-go retries a lost

@@ -33,6 +33,10 @@ type RefineConfig struct {
 	// Backoff spaces retries of reads and writes while the cluster is
 	// away; the stage never gives up on its own, only when ctx ends.
 	Backoff ingest.Backoff
+	// DrainTimeout bounds the work on the message in hand when ctx ends:
+	// it is still refined, written and committed, so a stop does not
+	// leave it to be refined twice. Zero means 30s.
+	DrainTimeout time.Duration
 }
 
 // RefineStage rewrites each response with the Follower of the newest
@@ -101,7 +105,7 @@ func (s *RefineStage) Run(ctx context.Context) error {
 			return err
 		})
 		if err == nil {
-			err = s.handle(ctx, m)
+			err = s.handleToEnd(ctx, m)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -111,6 +115,20 @@ func (s *RefineStage) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// handleToEnd handles m even if ctx ends meanwhile, within DrainTimeout:
+// a fetched message is finished, not abandoned half-written.
+func (s *RefineStage) handleToEnd(ctx context.Context, m ingest.Message) error {
+	timeout := s.cfg.DrainTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(timeout, cancel) })
+	defer stop()
+	return s.handle(hctx, m)
 }
 
 // retry calls fn until it succeeds or ctx ends, logging each failure.

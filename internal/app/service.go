@@ -412,6 +412,7 @@ func (s *service) refineStage() *stream.RefineStage {
 	s.closers = append(s.closers, src.Close)
 	return stream.NewRefineStage(stream.RefineConfig{
 		MaxRounds: s.cfg.Refine.MaxRounds, End: s.opts.RefineEnd, Backoff: s.backoff(),
+		DrainTimeout: s.cfg.Stream.DrainTimeout,
 	}, stream.RefineDeps{
 		Source: src, Gate: gate, Sink: s.refined, Snapshots: s.snapshots,
 		Logger: s.logger, Registerer: s.reg,
