@@ -14,12 +14,13 @@ import (
 )
 
 // publicData returns the folder of the public data sets, skipping the test
-// when it is absent. SLHF_PUBLIC_DATA overrides the default location.
+// when it is absent. The default is shared/data beside the repository
+// (../../../shared/data from this package); SLHF_PUBLIC_DATA overrides it.
 func publicData(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("SLHF_PUBLIC_DATA")
 	if dir == "" {
-		dir = "/work/shared/data"
+		dir = filepath.Join("..", "..", "..", "shared", "data")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "README.md")); err != nil {
 		t.Skipf("public data not found in %s (set SLHF_PUBLIC_DATA): %v", dir, err)
