@@ -244,3 +244,34 @@ func (c checker) checkRefined(r *Refined) *fieldErr {
 		c.nonNegative("latency_us", r.LatencyUS), c.text("reason", r.Reason),
 	)
 }
+
+// FilterPreferences returns the rows of a public dataset or any other
+// source that the decoder would accept under lim (zero fields take their
+// defaults), and how many it dropped per reason. Importers use it so that
+// one bad source row is counted, not fatal to a whole replay. rows is not
+// modified; the result shares its elements.
+func FilterPreferences(rows []Preference, lim Limits) ([]Preference, map[Reason]int) {
+	return filter(rows, lim, checker.checkPreference)
+}
+
+// FilterResponses is [FilterPreferences] for response.v1 rows.
+func FilterResponses(rows []Response, lim Limits) ([]Response, map[Reason]int) {
+	return filter(rows, lim, checker.checkResponse)
+}
+
+func filter[T any](rows []T, lim Limits, check func(checker, *T, *int) *fieldErr) ([]T,
+	map[Reason]int) {
+	lim = lim.withDefaults()
+	c := checker{lim: &lim}
+	dim := 0 // unknown until the first embedding
+	out := make([]T, 0, len(rows))
+	dropped := map[Reason]int{}
+	for i := range rows {
+		if e := check(c, &rows[i], &dim); e != nil {
+			dropped[e.reason]++
+			continue
+		}
+		out = append(out, rows[i])
+	}
+	return out, dropped
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 
@@ -20,6 +21,7 @@ type replayOptions struct {
 	out       string
 	responses bool
 	rows      int
+	stderr    io.Writer
 }
 
 func newReplayCmd(o *globalOptions) *cobra.Command {
@@ -36,6 +38,7 @@ func newReplayCmd(o *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r.stderr = cmd.ErrOrStderr()
 			limit := cfg.Ingest.MaxMessageBytes - 16<<10
 			if r.out != "" {
 				// A file holds one stream; Kafka's limit does not apply.
@@ -91,6 +94,8 @@ func (r *replayOptions) encode(limit int) ([][]byte, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
+		rows, dropped := schemas.FilterResponses(rows, schemas.Limits{})
+		r.report(dropped)
 		values, err := app.EncodeChunks(rows, r.rows, limit, schemas.EncodeResponses)
 		return values, len(rows), err
 	}
@@ -98,8 +103,18 @@ func (r *replayOptions) encode(limit int) ([][]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	rows, dropped := schemas.FilterPreferences(rows, schemas.Limits{})
+	r.report(dropped)
 	values, err := app.EncodeChunks(rows, r.rows, limit, schemas.EncodePreferences)
 	return values, len(rows), err
+}
+
+// report says which source rows the schema refused, so that none is lost
+// without a word.
+func (r *replayOptions) report(dropped map[schemas.Reason]int) {
+	for reason, n := range dropped {
+		fmt.Fprintf(r.stderr, "skipped %d source rows: %s\n", n, reason)
+	}
 }
 
 // writeStreamFile writes one Arrow IPC stream (values holds exactly one

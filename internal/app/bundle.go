@@ -54,18 +54,14 @@ func LoadBundle(share float64, maxFeedback int, seed uint64) (*Bundle, error) {
 	return b, nil
 }
 
-// keepValid drops rows with an empty prompt or response, which
-// preference.v1 refuses (empty_text), and counts them.
+// keepValid drops rows preference.v1 refuses (4 HH-RLHF replies and 54
+// PandaLM ones are empty) and counts them by reason.
 func (b *Bundle) keepValid(rows []schemas.Preference) []schemas.Preference {
-	out := rows[:0:0]
-	for _, p := range rows {
-		if p.Prompt == "" || p.ResponseA == "" || p.ResponseB == "" {
-			b.Skipped[string(schemas.ReasonEmptyText)]++
-			continue
-		}
-		out = append(out, p)
+	valid, dropped := schemas.FilterPreferences(rows, schemas.Limits{})
+	for reason, n := range dropped {
+		b.Skipped[string(reason)] += n
 	}
-	return out
+	return valid
 }
 
 func heldOut(promptID string, share float64) bool {
