@@ -23,6 +23,7 @@ import (
 	"github.com/slhf-dev/slhf/ingest"
 	"github.com/slhf-dev/slhf/internal/app"
 	"github.com/slhf-dev/slhf/internal/kafkax"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
 	"github.com/slhf-dev/slhf/sinks"
 )
@@ -81,7 +82,7 @@ func TestLearnerSurvivesSIGKILL(t *testing.T) {
 	if n := crashTopicSize(t, cfg, cfg.Topics.DeadLetter); n != 0 {
 		t.Errorf("%d messages dead-lettered; every streamed message is valid", n)
 	}
-	got := crashLatest(t, cfg.Checkpoint.Dir)
+	got := testkit.LatestCheckpoint(t, cfg.Checkpoint.Dir)
 	ref := crashReference(t, cfg, end)
 	crashCompare(t, ref, got, cfg.Topics.Feedback, crashMessages)
 
@@ -251,7 +252,7 @@ func crashReference(t *testing.T, cfg config.Config, end map[int]int64) *sinks.C
 		t.Fatalf("reference run learned %d events (resumed %v), want %d from scratch",
 			rep.Learn.Learned, rep.Resumed, crashMessages*crashRows)
 	}
-	return crashLatest(t, ref.Checkpoint.Dir)
+	return testkit.LatestCheckpoint(t, ref.Checkpoint.Dir)
 }
 
 // crashCompare requires equal steps, equal end offsets and bit-identical
@@ -512,21 +513,6 @@ func crashNewest(dir string) (*sinks.Checkpoint, error) {
 		return c, err
 	}
 	return nil, errors.New("checkpoints pruned faster than they can be read")
-}
-
-// crashLatest loads the newest checkpoint through the store, as the
-// service does; call it once no service runs on dir.
-func crashLatest(t *testing.T, dir string) *sinks.Checkpoint {
-	t.Helper()
-	store, err := sinks.OpenCheckpointStore(dir, 10, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.LoadLatest()
-	if err != nil {
-		t.Fatalf("load checkpoint from %s: %v", dir, err)
-	}
-	return c
 }
 
 // crashWaitOffsets waits until the newest checkpoint records end for

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slhf-dev/slhf/config"
 	"github.com/slhf-dev/slhf/internal/app"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
 	"github.com/slhf-dev/slhf/sinks"
 )
@@ -227,8 +228,8 @@ func crossCheckDeadLetter(t *testing.T, cfg config.Config) {
 	}
 	m := dead[0]
 	if string(m.Value) != crossCorrupt || string(m.Key) != "kcat" ||
-		pipeHeader(m, sinks.HeaderReason) != string(schemas.ReasonCorruptIPC) ||
-		pipeHeader(m, sinks.HeaderSourceTopic) != cfg.Topics.Feedback {
+		testkit.Header(m, sinks.HeaderReason) != string(schemas.ReasonCorruptIPC) ||
+		testkit.Header(m, sinks.HeaderSourceTopic) != cfg.Topics.Feedback {
 		t.Errorf("dead letter: key %q value %q headers %v", m.Key, m.Value, m.Headers)
 	}
 }

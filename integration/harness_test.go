@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/slhf-dev/slhf/config"
+	"github.com/slhf-dev/slhf/internal/testkit"
 )
 
 // Environment the test script provides.
@@ -38,7 +39,20 @@ func brokers(t *testing.T) []string {
 // fatalf fails the test and points at the broker log.
 func fatalf(t *testing.T, format string, args ...any) {
 	t.Helper()
-	t.Fatalf(format+"\n(broker %s, log: %s)", append(args, os.Getenv(envVersion),
+	onBroker(t).Fatalf(format, args...)
+}
+
+// brokerTB is a testing.TB whose Fatalf points at the broker log, for
+// the shared helpers of internal/testkit.
+type brokerTB struct{ testing.TB }
+
+// onBroker wraps tb so that its fatal failures name the broker log.
+func onBroker(tb testing.TB) brokerTB { return brokerTB{tb} }
+
+// Fatalf fails the test with the message, the broker version and its log.
+func (b brokerTB) Fatalf(format string, args ...any) {
+	b.TB.Helper()
+	b.TB.Fatalf(format+"\n(broker %s, log: %s)", append(args, os.Getenv(envVersion),
 		os.Getenv(envLog))...)
 }
 
@@ -57,11 +71,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.Topics.Refined = prefix + ".refined"
 	cfg.Topics.DeadLetter = prefix + ".dead-letter"
 	cfg.Kafka.GroupID = prefix
-	dir := t.TempDir()
-	cfg.Checkpoint.Dir = filepath.Join(dir, "checkpoints")
-	cfg.Ingest.StateDir = filepath.Join(dir, "ingest")
-	cfg.Output.JSONL = filepath.Join(dir, "refined.jsonl")
-	cfg.Metrics.Listen = ""
+	testkit.UnderTempDir(t, &cfg)
 	cfg.Stream.BatchWait = 50 * time.Millisecond
 	return cfg
 }

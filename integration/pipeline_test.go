@@ -3,18 +3,15 @@ package integration
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/slhf-dev/slhf/config"
-	"github.com/slhf-dev/slhf/ingest"
 	"github.com/slhf-dev/slhf/internal/app"
 	"github.com/slhf-dev/slhf/internal/kafkax"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
 	"github.com/slhf-dev/slhf/sinks"
 )
@@ -36,7 +33,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	cfg.Stream.BatchEvents = 32
 	pipeWaitBroker(t, cfg)
 
-	bad, want := pipeBadCorpus(t)
+	bad, want := testkit.BadFeedbackCorpus(t, "..")
 	bundle, err := app.LoadBundle(cfg.Embedded.HoldoutShare, cfg.Embedded.MaxFeedback,
 		uint64(cfg.Learner.Seed))
 	if err != nil {
@@ -44,12 +41,7 @@ func TestPipelineOnRealKafka(t *testing.T) {
 	}
 	// The first bundled message again: every event in it is a duplicate,
 	// so the whole message is dead-lettered as duplicate_event.
-	dup, err := schemas.EncodePreferences(bundle.Feedback[:cfg.Embedded.RowsPerMessage], 1<<20)
-	if err != nil || len(dup) != 1 {
-		t.Fatalf("encode duplicate message: %v (%d messages)", err, len(dup))
-	}
-	inject := append(bad, dup[0])
-	want[string(schemas.ReasonDuplicateEvent)]++
+	inject := testkit.AppendReplay(t, bad, want, bundle.Feedback[:cfg.Embedded.RowsPerMessage])
 
 	var out pipeOutputs
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -136,15 +128,15 @@ func pipeCheckDeadLetters(t *testing.T, out pipeOutputs, want map[string]int) {
 	got := map[string]int{}
 	seen := map[string]bool{} // partition/offset of each source message
 	for _, m := range out.deadLetters {
-		got[pipeHeader(m, sinks.HeaderReason)]++
-		src := pipeHeader(m, sinks.HeaderSourcePartition) + "/" +
-			pipeHeader(m, sinks.HeaderSourceOffset)
-		if pipeHeader(m, sinks.HeaderSourceTopic) != out.feedbackTopic ||
-			pipeHeader(m, sinks.HeaderSourcePartition) == "" ||
-			pipeHeader(m, sinks.HeaderSourceOffset) == "" {
+		got[testkit.Header(m, sinks.HeaderReason)]++
+		src := testkit.Header(m, sinks.HeaderSourcePartition) + "/" +
+			testkit.Header(m, sinks.HeaderSourceOffset)
+		if testkit.Header(m, sinks.HeaderSourceTopic) != out.feedbackTopic ||
+			testkit.Header(m, sinks.HeaderSourcePartition) == "" ||
+			testkit.Header(m, sinks.HeaderSourceOffset) == "" {
 			t.Errorf("dead letter without its source: headers %v", m.Headers)
 		}
-		if pipeHeader(m, sinks.HeaderError) == "" {
+		if testkit.Header(m, sinks.HeaderError) == "" {
 			t.Errorf("dead letter %s without an error text", src)
 		}
 		if seen[src] {
@@ -203,9 +195,9 @@ func pipeRefinedIDs(t *testing.T, msgs []kafka.Message) map[string]int {
 				m.Partition, m.Offset, len(rows), m.Key)
 			continue
 		}
-		if pipeHeader(m, sinks.HeaderSchema) != schemas.RefinedName+".v1" {
+		if testkit.Header(m, sinks.HeaderSchema) != schemas.RefinedName+".v1" {
 			t.Errorf("refined %d@%d: schema header %q", m.Partition, m.Offset,
-				pipeHeader(m, sinks.HeaderSchema))
+				testkit.Header(m, sinks.HeaderSchema))
 		}
 		counts[rows[0].RequestID]++
 	}
@@ -232,50 +224,6 @@ func pipeCheckCheckpoint(t *testing.T, out pipeOutputs, sum app.Summary) {
 	}
 }
 
-// pipeBadCorpus returns the malformed preference messages of the schemas
-// corpus (those whose reason does not depend on the corpus generator's
-// limits) and the poison files, with the dead-letter reasons expected,
-// as internal/app's TestEmbeddedRun does.
-func pipeBadCorpus(t *testing.T) ([][]byte, map[string]int) {
-	t.Helper()
-	files, _ := filepath.Glob("../schemas/testdata/bad/preference/*.arrow")
-	poison, _ := filepath.Glob("../schemas/testdata/poison/*.arrow")
-	if len(files) < 20 || len(poison) == 0 {
-		t.Fatalf("schemas corpus missing: %d bad files, %d poison files", len(files), len(poison))
-	}
-	var values [][]byte
-	want := map[string]int{}
-	add := func(path, reason string) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, b)
-		want[reason]++
-	}
-	for _, f := range files {
-		reason, _, _ := strings.Cut(filepath.Base(f), "--")
-		if !pipeLimitFree(reason) || filepath.Base(f) == "invalid_embedding--dim-65.arrow" {
-			continue
-		}
-		add(f, reason)
-	}
-	for _, f := range poison {
-		add(f, string(schemas.ReasonCorruptIPC)) // the decoder's guard refuses them
-	}
-	return values, want
-}
-
-// pipeLimitFree reports whether a corpus reason is independent of the
-// decoder limits the corpus was generated with.
-func pipeLimitFree(reason string) bool {
-	switch reason {
-	case "oversized_message", "oversized_text", "too_many_rows", "oversized_allocation":
-		return false
-	}
-	return true
-}
-
 // pipeKafka is cfg's cluster connection.
 func pipeKafka(cfg config.Config) kafkax.Config {
 	return kafkax.Config{
@@ -297,55 +245,14 @@ func pipeWaitBroker(t *testing.T, cfg config.Config) {
 // pipeEndOffsets returns the next offset of every partition of topic.
 func pipeEndOffsets(t *testing.T, cfg config.Config, topic string) map[int]int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), pipeBrokerWait)
-	defer cancel()
-	ends, err := ingest.EndOffsets(ctx, ingest.ReaderConfig{Brokers: cfg.Kafka.Brokers, Topic: topic})
-	if err != nil {
-		fatalf(t, "end offsets of %s: %v", topic, err)
-	}
-	return ends
+	return testkit.EndOffsets(onBroker(t), cfg.Kafka.Brokers, topic)
 }
 
 // pipeReadTopic returns every message of topic, reading each partition
 // from its first offset up to the end it has when called.
 func pipeReadTopic(t *testing.T, cfg config.Config, topic string) []kafka.Message {
 	t.Helper()
-	ends := pipeEndOffsets(t, cfg, topic)
-	ctx, cancel := context.WithTimeout(context.Background(), pipeBrokerWait)
-	defer cancel()
-	var out []kafka.Message
-	for p, end := range ends {
-		if end == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: cfg.Kafka.Brokers, Topic: topic, Partition: p,
-			MaxWait: 500 * time.Millisecond, MaxBytes: 8 << 20,
-		})
-		r.SetOffset(kafka.FirstOffset)
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				r.Close()
-				fatalf(t, "read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= end {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
-}
-
-func pipeHeader(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
+	return testkit.ReadTopic(onBroker(t), cfg.Kafka.Brokers, topic)
 }
 
 // TestPipelineDrainsWithEmptyPartition runs a drained learner (end

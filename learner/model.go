@@ -103,7 +103,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Model, er
 	}
 	m.scratch = newGameScratch(m)
 	m.contexts = newContextCache(cfg.ContextCache)
-	logger.Info("learner created", "fingerprint", cfg.Fingerprint(),
+	logger.Info("learner created", "learner_fingerprint", cfg.Fingerprint(),
 		"encoder", cfg.Encoder, "payoff", cfg.Payoff, "autodiff", cfg.Autodiff,
 		"leader_params", len(m.theta), "follower_params", len(m.phi))
 	return m, nil

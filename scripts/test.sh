@@ -11,8 +11,10 @@
 #      tests and the Python client's tests against it, then the broker stops,
 #      also when a test fails.
 #
-# Environment (optional): KAFKA_VERSIONS (default "4.4.0 3.9.2"), SKIP_INTEGRATION=1,
-# SLHF_PY_CACHE and SLHF_KAFKA_CACHE (caches, see the scripts they belong to).
+# Environment (optional): KAFKA_VERSIONS (default "4.4.0 3.9.2"), KAFKA_PORT (first
+# broker's port, default 19092; each next version adds 100, its controller +1),
+# SKIP_INTEGRATION=1, SLHF_PY_CACHE and SLHF_KAFKA_CACHE (caches, see the scripts
+# they belong to).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,15 +33,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ensure_kcat() {
-	command -v kcat >/dev/null && return
-	step "installing kcat (Debian)"
+# ensure_debian_packages installs what the tests need from Debian: kcat
+# (cross-client test), a C compiler (the race detector needs cgo) and
+# python3-venv (the Python client's virtualenv).
+ensure_debian_packages() {
+	local missing=()
+	command -v kcat >/dev/null || missing+=(kcat)
+	command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+	python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+	[[ ${#missing[@]} -eq 0 ]] && return
+	step "installing ${missing[*]} (Debian)"
 	if [[ $(id -u) -ne 0 ]]; then
-		echo "kcat is missing and this is not root: sudo apt-get install -y kcat" >&2
+		echo "missing ${missing[*]} and this is not root: sudo apt-get install -y ${missing[*]}" >&2
 		return 1
 	fi
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 ensure_python() {
@@ -81,7 +90,7 @@ integration() {
 	unset SLHF_KAFKA_BROKERS SLHF_KAFKA_DATA_DIR SLHF_KAFKA_LOG SLHF_KAFKA_VERSION
 }
 
-ensure_kcat
+ensure_debian_packages
 ensure_python
 static_checks
 
@@ -92,7 +101,7 @@ if [[ "${SKIP_INTEGRATION:-}" == 1 ]]; then
 	step "integration tests skipped (SKIP_INTEGRATION=1)"
 	exit 0
 fi
-port=19092
+port="${KAFKA_PORT:-19092}"
 for v in $versions; do
 	integration "$v" "$port"
 	port=$((port + 100))

@@ -176,6 +176,11 @@ const metaDedupe = "stream.dedupe"
 func (s *LearnStage) Run(ctx context.Context, in <-chan ingest.Message) error {
 	timer := time.NewTimer(s.cfg.BatchWait)
 	defer timer.Stop()
+	// The interval must fire on a quiet stream too: a service that learned
+	// a few steps and then saw nothing would otherwise never checkpoint,
+	// never publish a model and never become ready.
+	tick := time.NewTicker(max(s.cfg.CheckpointInterval/4, 10*time.Millisecond))
+	defer tick.Stop()
 	for {
 		select {
 		case m, ok := <-in:
@@ -192,6 +197,10 @@ func (s *LearnStage) Run(ctx context.Context, in <-chan ingest.Message) error {
 			}
 		case <-timer.C:
 			if err := s.flush(ctx); err != nil {
+				return err
+			}
+		case <-tick.C:
+			if err := s.checkpointIfDue(ctx); err != nil {
 				return err
 			}
 		}
@@ -329,6 +338,22 @@ func (s *LearnStage) account(st learner.LearnStats) {
 	s.totals.Correct += st.Correct
 	s.totals.LogLossSum += st.LogLoss * float64(st.Events)
 	s.totals.Steps++
+}
+
+// checkpointIfDue checkpoints unsaved steps once the interval has passed.
+// Pending messages are flushed first: a checkpoint is only ever taken
+// with nothing half-applied.
+func (s *LearnStage) checkpointIfDue(ctx context.Context) error {
+	if s.sinceLastCheckpoint() < s.cfg.CheckpointInterval || (s.sinceCkp == 0 && len(s.rows) == 0) {
+		return nil
+	}
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	if s.sinceCkp == 0 { // flush just checkpointed
+		return nil
+	}
+	return s.checkpoint(ctx)
 }
 
 // checkpoint saves the model with the offsets it reflects, publishes the

@@ -14,7 +14,8 @@ func newCheckpointCmd(o *globalOptions) *cobra.Command {
 		Use:   "checkpoint",
 		Short: "Work with checkpoints",
 	}
-	cmd.AddCommand(&cobra.Command{
+	var full bool
+	inspect := &cobra.Command{
 		Use:   "inspect [FILE]",
 		Short: "Show a checkpoint's header: step, fingerprint, offsets, tensors, checksum",
 		Long: "Without FILE, inspects the newest valid checkpoint in checkpoint.dir.\n" +
@@ -35,6 +36,9 @@ func newCheckpointCmd(o *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !full {
+				shortenMeta(info.Meta)
+			}
 			b, err := json.MarshalIndent(info, "", "  ")
 			if err != nil {
 				return fmt.Errorf("encode checkpoint info: %w", err)
@@ -42,8 +46,21 @@ func newCheckpointCmd(o *globalOptions) *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), string(b))
 			return nil
 		},
-	})
+	}
+	inspect.Flags().BoolVar(&full, "full", false, "print metadata values whole "+
+		"(the context cache holds prompts and candidate texts, megabytes of them)")
+	cmd.AddCommand(inspect)
 	return cmd
+}
+
+// shortenMeta cuts long metadata values to a summary line.
+func shortenMeta(meta map[string]string) {
+	const keep = 120
+	for k, v := range meta {
+		if len(v) > keep {
+			meta[k] = fmt.Sprintf("%s… (%d bytes; --full prints it)", v[:keep], len(v))
+		}
+	}
 }
 
 // newestCheckpoint returns the path of the newest checkpoint file in dir.

@@ -51,6 +51,9 @@ func (o *globalOptions) load() (config.Config, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return def, fmt.Errorf("read config %s: %w", o.configFile, err)
 		}
+		if err := unknownKeys(v, keys, o.configFile); err != nil {
+			return def, err
+		}
 	}
 	v.SetEnvPrefix("SLHF")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
@@ -176,6 +179,26 @@ func snake(name string) string {
 		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
+}
+
+// unknownKeys names, the way the user wrote it, every key of the file that
+// is not a config key (decoding would catch it too, but in Go's names).
+func unknownKeys(v *viper.Viper, keys []string, file string) error {
+	known := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		known[k] = true
+	}
+	var bad []string
+	for _, k := range v.AllKeys() {
+		if !known[k] {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("%s: unknown config key %s", file, strings.Join(bad, ", "))
+	}
+	return nil
 }
 
 // unknownEnv rejects SLHF_* variables that name no config key, so that a

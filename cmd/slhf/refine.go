@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ type refineOptions struct {
 	path   string
 	out    string
 	rounds int
+	stderr io.Writer
 }
 
 func newRefineCmd(o *globalOptions) *cobra.Command {
@@ -29,7 +31,9 @@ func newRefineCmd(o *globalOptions) *cobra.Command {
 		Short: "Refine responses from a file once, with the newest checkpoint's Follower",
 		Long: "Loads the newest valid checkpoint from checkpoint.dir, refines every response\n" +
 			"(an Arrow IPC stream of response.v1, or a dataset with --format/--path)\n" +
-			"and writes refined.v1 rows as JSON lines.",
+			"and writes refined.v1 rows as JSON lines. Responses come from the arena,\n" +
+			"alpaca-eval and vicuna-bench formats; empty source answers are skipped.\n\n" +
+			pathHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.load()
@@ -40,6 +44,7 @@ func newRefineCmd(o *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			r.stderr = cmd.ErrOrStderr()
 			rows, err := r.read()
 			if err != nil {
 				return err
@@ -91,7 +96,20 @@ func (r *refineOptions) read() ([]schemas.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		return datasets.ReadResponses(r.path, format)
+		rows, err := datasets.ReadResponses(r.path, format)
+		if err != nil {
+			return nil, err
+		}
+		// Public answers include empty ones, which response.v1 refuses:
+		// refine only what the service itself would accept, and say so.
+		rows, dropped := schemas.FilterResponses(rows, schemas.Limits{})
+		for reason, n := range dropped {
+			fmt.Fprintf(r.stderr, "skipped %d source rows: %s\n", n, reason)
+		}
+		if len(rows) == 0 {
+			return nil, fmt.Errorf("no responses to refine in %s", r.path)
+		}
+		return rows, nil
 	}
 	return nil, errors.New("give either --in, or --format with --path")
 }
@@ -106,7 +124,12 @@ func (r *refineOptions) write(cmd *cobra.Command, snap *learner.Snapshot,
 	if r.out == "" {
 		sink, err = sinks.NewJSONLines(cmd.OutOrStdout())
 	} else {
-		sink, err = sinks.OpenJSONLines(r.out)
+		// A one-shot run writes a new file; the service's sink appends.
+		var f *os.File
+		if f, err = os.Create(r.out); err == nil {
+			sink, err = sinks.NewJSONLines(f)
+			defer f.Close()
+		}
 	}
 	if err != nil {
 		return err

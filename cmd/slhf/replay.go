@@ -29,9 +29,10 @@ func newReplayCmd(o *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "replay --format NAME --path FILE (--topic TOPIC | --out FILE)",
 		Short: "Turn a public dataset into preference.v1 or response.v1 records",
-		Long: "Reads one of the public formats (" + formatNames() + ")\n" +
-			"and writes Arrow records to a Kafka topic (each message under the configured\n" +
-			"ingest.max_message_bytes) or to an Arrow IPC stream file.",
+		Long: "Reads one of the public formats and writes Arrow records to a Kafka topic\n" +
+			"(each message under ingest.max_message_bytes) or to an Arrow IPC stream file.\n" +
+			"Source rows the schema refuses (e.g. empty answers) are skipped and counted.\n\n" +
+			pathHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.load()
@@ -47,6 +48,10 @@ func newReplayCmd(o *globalOptions) *cobra.Command {
 			values, n, err := r.encode(limit)
 			if err != nil {
 				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("no %s rows in %s (see --help for what --path means per format)",
+					r.format, r.path)
 			}
 			if r.out != "" {
 				if err := writeStreamFile(r.out, values); err != nil {
@@ -136,3 +141,16 @@ func writeStreamFile(path string, values [][]byte) error {
 	}
 	return f.Close()
 }
+
+// pathHelp says what --path names for each format.
+const pathHelp = `What --path names, per format:
+  hh-rlhf       a JSON-lines file {chosen, rejected}, gzipped or not (preferences)
+  pandalm       testset-v1.json (preferences)
+  mt-bench      human_gpt_comparison.zip, or the CSV in it (preferences)
+  llmbar        one dataset.json, or a folder searched for them (preferences)
+  arena         preferences: the model_judgment folder; responses: one
+                model_answer/<model>.jsonl or the model_answer folder (the other
+                models' answers become candidates)
+  alpaca-eval   preferences: annotations.json or a folder of them; responses: one
+                <model>/model_outputs.json or the results folder
+  vicuna-bench  the table folder (both); responses also one answer/*.jsonl`

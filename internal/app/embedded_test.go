@@ -4,60 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/slhf-dev/slhf/config"
-	"github.com/slhf-dev/slhf/schemas"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/sinks"
 )
-
-// limitFree are corpus reasons that do not depend on the decoder limits
-// the corpus was generated with, so the service, with its own limits,
-// must reject those files for exactly the reason in their name.
-func limitFree(reason string) bool {
-	switch reason {
-	case "oversized_message", "oversized_text", "too_many_rows", "oversized_allocation":
-		return false
-	}
-	return true
-}
-
-// badCorpus returns the malformed preference messages of the schemas
-// corpus and the poison files, with their expected reasons.
-func badCorpus(t *testing.T) ([][]byte, map[string]int) {
-	t.Helper()
-	var values [][]byte
-	want := map[string]int{}
-	files, _ := filepath.Glob("../../schemas/testdata/bad/preference/*.arrow")
-	poison, _ := filepath.Glob("../../schemas/testdata/poison/*.arrow")
-	if len(files) < 20 || len(poison) == 0 {
-		t.Fatalf("schemas corpus missing: %d bad files, %d poison files", len(files), len(poison))
-	}
-	for _, f := range files {
-		reason := reasonFromName(f)
-		if !limitFree(reason) || filepath.Base(f) == "invalid_embedding--dim-65.arrow" {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, b)
-		want[reason]++
-	}
-	for _, f := range poison {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		values = append(values, b)
-		want[string(schemas.ReasonCorruptIPC)]++ // the decoder's guard refuses them
-	}
-	return values, want
-}
 
 // TestEmbeddedRun drives the whole main job on the embedded broker over
 // the bundled real data, with malformed messages and a replayed
@@ -67,7 +21,7 @@ func TestEmbeddedRun(t *testing.T) {
 		t.Skip("end-to-end run")
 	}
 	cfg := testConfig(t)
-	bad, want := badCorpus(t)
+	bad, want := testkit.BadFeedbackCorpus(t, "../..")
 
 	// Replay one valid message a second time: every event in it is a
 	// duplicate and the whole message must be dead-lettered as such.
@@ -75,12 +29,7 @@ func TestEmbeddedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dup, err := schemas.EncodePreferences(bundle.Feedback[:cfg.Embedded.RowsPerMessage], 1<<20)
-	if err != nil || len(dup) != 1 {
-		t.Fatalf("encode duplicate message: %v (%d messages)", err, len(dup))
-	}
-	inject := append(bad, dup[0])
-	want[string(schemas.ReasonDuplicateEvent)]++
+	inject := testkit.AppendReplay(t, bad, want, bundle.Feedback[:cfg.Embedded.RowsPerMessage])
 
 	var dlq int
 	var dlqReasons = map[string]int{}
@@ -90,11 +39,11 @@ func TestEmbeddedRun(t *testing.T) {
 		Options: Options{Logger: testLogger(t)},
 		Inject:  inject,
 		AfterRun: func(cfg config.Config) error {
-			for _, m := range readTopic(t, cfg, cfg.Topics.DeadLetter) {
+			for _, m := range testkit.ReadTopic(t, cfg.Kafka.Brokers, cfg.Topics.DeadLetter) {
 				dlq++
-				dlqReasons[header(m, sinks.HeaderReason)]++
-				if header(m, sinks.HeaderSourceTopic) != cfg.Topics.Feedback ||
-					header(m, sinks.HeaderSourceOffset) == "" {
+				dlqReasons[testkit.Header(m, sinks.HeaderReason)]++
+				if testkit.Header(m, sinks.HeaderSourceTopic) != cfg.Topics.Feedback ||
+					testkit.Header(m, sinks.HeaderSourceOffset) == "" {
 					t.Errorf("dead letter without its source: headers %v", m.Headers)
 				}
 			}

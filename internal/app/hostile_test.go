@@ -26,6 +26,7 @@ import (
 
 	"github.com/slhf-dev/slhf/config"
 	"github.com/slhf-dev/slhf/ingest"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
 	"github.com/slhf-dev/slhf/sinks"
 )
@@ -94,8 +95,8 @@ func testHostileMix(t *testing.T) {
 	if err := Produce(ctx, producer, cfg.Topics.Responses, values(responses)); err != nil {
 		t.Fatal(err)
 	}
-	fbIn := readTopic(t, cfg, cfg.Topics.Feedback)
-	respIn := readTopic(t, cfg, cfg.Topics.Responses)
+	fbIn := testkit.ReadTopic(t, cfg.Kafka.Brokers, cfg.Topics.Feedback)
+	respIn := testkit.ReadTopic(t, cfg.Kafka.Brokers, cfg.Topics.Responses)
 	if len(fbIn) != len(feedback) || len(respIn) != len(responses) {
 		t.Fatalf("produced %d+%d messages, topics hold %d+%d",
 			len(feedback), len(responses), len(fbIn), len(respIn))
@@ -103,7 +104,7 @@ func testHostileMix(t *testing.T) {
 
 	rep, reg, refinedSeen := runHostile(t, cfg)
 
-	dead := readTopic(t, cfg, cfg.Topics.DeadLetter)
+	dead := testkit.ReadTopic(t, cfg.Kafka.Brokers, cfg.Topics.DeadLetter)
 	bySource := deadLettersBySource(t, dead)
 	dec := schemas.NewDecoder(schemas.WithLimits(decodeLimits(cfg.Ingest)))
 
@@ -276,14 +277,14 @@ func deadLettersBySource(t *testing.T, dead []kafka.Message) map[position][]kafk
 	t.Helper()
 	out := map[position][]kafka.Message{}
 	for _, m := range dead {
-		p, err := strconv.Atoi(header(m, sinks.HeaderSourcePartition))
-		o, err2 := strconv.ParseInt(header(m, sinks.HeaderSourceOffset), 10, 64)
+		p, err := strconv.Atoi(testkit.Header(m, sinks.HeaderSourcePartition))
+		o, err2 := strconv.ParseInt(testkit.Header(m, sinks.HeaderSourceOffset), 10, 64)
 		if err != nil || err2 != nil {
 			t.Errorf("dead letter at %d@%d without a source position: %v", m.Partition,
 				m.Offset, m.Headers)
 			continue
 		}
-		pos := position{header(m, sinks.HeaderSourceTopic), p, o}
+		pos := position{testkit.Header(m, sinks.HeaderSourceTopic), p, o}
 		out[pos] = append(out[pos], m)
 	}
 	return out
@@ -292,7 +293,7 @@ func deadLettersBySource(t *testing.T, dead []kafka.Message) map[position][]kafk
 // checkDeadLetter checks one dead letter of the source message src.
 func checkDeadLetter(t *testing.T, src kafka.Message, dl kafka.Message, reason string) {
 	t.Helper()
-	got := header(dl, sinks.HeaderReason)
+	got := testkit.Header(dl, sinks.HeaderReason)
 	if got == "" || got == "unknown" || got == ingest.ReasonDecoder {
 		t.Errorf("%s/%d@%d: dead letter without a named reason: %q", src.Topic, src.Partition,
 			src.Offset, got)
@@ -301,7 +302,7 @@ func checkDeadLetter(t *testing.T, src kafka.Message, dl kafka.Message, reason s
 		t.Errorf("%s/%d@%d: dead-letter reason %q, want %q", src.Topic, src.Partition,
 			src.Offset, got, reason)
 	}
-	if dropped := header(dl, sinks.HeaderValueDropped); dropped != "" {
+	if dropped := testkit.Header(dl, sinks.HeaderValueDropped); dropped != "" {
 		if dropped != strconv.Itoa(len(src.Value)) || len(dl.Value) != 0 {
 			t.Errorf("%s/%d@%d: value dropped header %q for %d bytes, dead letter holds %d",
 				src.Topic, src.Partition, src.Offset, dropped, len(src.Value), len(dl.Value))
@@ -446,7 +447,7 @@ func checkResponses(t *testing.T, cfg config.Config, rep Report, dec *schemas.De
 		if err == nil {
 			if len(dls) != 0 {
 				t.Errorf("responses %d@%d: admitted but dead-lettered as %s", m.Partition,
-					m.Offset, header(dls[0], sinks.HeaderReason))
+					m.Offset, testkit.Header(dls[0], sinks.HeaderReason))
 			}
 			for _, r := range got {
 				admitted[r.RequestID] = append(admitted[r.RequestID], r)
@@ -480,7 +481,7 @@ func checkRefined(t *testing.T, cfg config.Config, rep Report,
 	t.Helper()
 	dec := schemas.NewDecoder()
 	var out []schemas.Refined
-	for _, m := range readTopic(t, cfg, cfg.Topics.Refined) {
+	for _, m := range testkit.ReadTopic(t, cfg.Kafka.Brokers, cfg.Topics.Refined) {
 		rows, err := dec.DecodeRefined(m.Value)
 		if err != nil {
 			t.Errorf("refined %d@%d does not decode: %v", m.Partition, m.Offset, err)
@@ -545,8 +546,8 @@ func checkDeadLetterTotals(t *testing.T, rep Report, reg *prometheus.Registry,
 	topic := map[string]int{}
 	dropped := 0
 	for _, m := range dead {
-		topic[header(m, sinks.HeaderReason)]++
-		if header(m, sinks.HeaderValueDropped) != "" {
+		topic[testkit.Header(m, sinks.HeaderReason)]++
+		if testkit.Header(m, sinks.HeaderValueDropped) != "" {
 			dropped++
 		}
 	}

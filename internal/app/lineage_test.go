@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/stream"
 )
 
@@ -44,7 +45,7 @@ func TestChangedConfigRefusesOldModel(t *testing.T) {
 		t.Fatalf("new lineage resumed=%v learned=%d, want a fresh model over all 64 events",
 			rep.Resumed, rep.Learn.Learned)
 	}
-	ckp := latestCheckpoint(t, cfg.Checkpoint.Dir)
+	ckp := testkit.LatestCheckpoint(t, cfg.Checkpoint.Dir)
 	if ckp.Fingerprint != changed.Fingerprint() || ckp.Step <= first.ModelVersion {
 		t.Fatalf("newest checkpoint: fingerprint %s step %d; want %s after step %d",
 			ckp.Fingerprint, ckp.Step, changed.Fingerprint(), first.ModelVersion)

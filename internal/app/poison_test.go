@@ -16,6 +16,7 @@ import (
 
 	"github.com/slhf-dev/slhf/config"
 	"github.com/slhf-dev/slhf/ingest"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
 )
 
@@ -124,7 +125,7 @@ func TestCrashLoopGuard(t *testing.T) {
 		t.Errorf("survivor learned %d events (resumed %v), want 64 after resuming",
 			rep.Learn.Learned, rep.Resumed)
 	}
-	ckp := latestCheckpoint(t, cfg.Checkpoint.Dir)
+	ckp := testkit.LatestCheckpoint(t, cfg.Checkpoint.Dir)
 	if got := ckp.Offsets[cfg.Topics.Feedback][0]; got != int64(len(values)) {
 		t.Errorf("checkpoint offset %d, want %d (past every message)", got, len(values))
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/slhf-dev/slhf/config"
 	"github.com/slhf-dev/slhf/ingest"
+	"github.com/slhf-dev/slhf/internal/testkit"
 	"github.com/slhf-dev/slhf/schemas"
-	"github.com/slhf-dev/slhf/sinks"
 )
 
 // startBroker starts an embedded broker for one test.
@@ -58,19 +58,6 @@ func learnUntilDrained(t *testing.T, cfg config.Config) Report {
 		t.Fatalf("run: %v", err)
 	}
 	return rep
-}
-
-func latestCheckpoint(t *testing.T, dir string) *sinks.Checkpoint {
-	t.Helper()
-	store, err := sinks.OpenCheckpointStore(dir, 10, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.LoadLatest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // singlePartition is a config whose steps are exactly one message each,
@@ -133,7 +120,8 @@ func TestResumeIsExactlyOnce(t *testing.T) {
 		t.Fatalf("idle restart learned %d (resumed %v)", rep.Learn.Learned, rep.Resumed)
 	}
 
-	a, b := latestCheckpoint(t, ref.Checkpoint.Dir), latestCheckpoint(t, cfg.Checkpoint.Dir)
+	a := testkit.LatestCheckpoint(t, ref.Checkpoint.Dir)
+	b := testkit.LatestCheckpoint(t, cfg.Checkpoint.Dir)
 	if a.Step != b.Step {
 		t.Fatalf("steps differ: uninterrupted %d, restarted %d", a.Step, b.Step)
 	}
