@@ -5,7 +5,7 @@ GO      ?= go
 PKGS    := ./...
 BIN     := bin/slhf
 
-.PHONY: all build run test unit integration python vet lint tidy-check fmt bench fuzz clean
+.PHONY: all build run test unit vet lint tidy-check fmt bench fuzz clean
 
 all: vet build unit
 
@@ -37,11 +37,19 @@ lint:
 	golangci-lint run
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./schemas/ ./learner/ ./stream/
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./schemas/ ./learner/ ./sinks/
 
+# Every decoder has a fuzz target; a run count, not a duration, avoids a
+# Go 1.26 fuzzing quirk that ends timed runs with "context deadline exceeded".
+FUZZN ?= 200000x
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodePreferences -fuzztime 30s ./schemas/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeResponses -fuzztime 30s ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePreferences$$' -fuzztime $(FUZZN) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeResponses$$' -fuzztime $(FUZZN) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRefined$$' -fuzztime $(FUZZN) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePreferences$$' -fuzztime $(FUZZN) ./schemas/datasets/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConversation$$' -fuzztime $(FUZZN) ./schemas/datasets/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheckpoint$$' -fuzztime $(FUZZN) ./sinks/
+	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZN) ./learner/
 
 clean:
 	rm -rf bin slhf-state
