@@ -83,7 +83,15 @@ integration() {
 	export SLHF_KAFKA_BROKERS="127.0.0.1:$port" SLHF_KAFKA_DATA_DIR="$dir"
 	export SLHF_KAFKA_LOG="$dir/broker.log" SLHF_KAFKA_VERSION="$version"
 	step "Go integration tests against Kafka $version (broker log: $dir/broker.log)"
-	go test -race -count=1 -timeout 20m ./integration/
+	# Verbose into a file: the log below shows each test ran (not skipped)
+	# with its figures; a failure prints the whole output's tail.
+	local log="$work/integration-$version.log"
+	if ! go test -race -count=1 -timeout 20m -v ./integration/ >"$log" 2>&1; then
+		tail -n 300 "$log"
+		echo "integration tests failed against Kafka $version; broker log: $dir/broker.log" >&2
+		return 1
+	fi
+	grep -E '^(--- |ok|PASS)|FIGURE|SKIP' "$log"
 	step "Python client tests against Kafka $version"
 	bash clients/python/run_tests.sh
 	bash scripts/kafka/broker.sh stop "$dir"
