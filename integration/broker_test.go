@@ -97,6 +97,14 @@ func TestBrokerRestart(t *testing.T) {
 	end := crashEndOffsets(t, cfg, cfg.Topics.Feedback)
 	crashWaitOffsets(t, p, cfg, end, 90*time.Second)
 	refined := brokerWaitRefined(t, p, cfg.Output.JSONL, ids, 60*time.Second)
+	// The dashboards see the outage too, and the recovery.
+	kafkaErrors := brokerMetric(t, cfg.Metrics.Listen, "slhf_ingest_kafka_errors_total")
+	if kafkaErrors == 0 {
+		t.Errorf("slhf_ingest_kafka_errors_total = 0 after a broker outage")
+	}
+	if r := brokerMetric(t, cfg.Metrics.Listen, "slhf_service_ready"); r != 1 {
+		t.Errorf("slhf_service_ready = %v after recovery, want 1", r)
+	}
 	stopTook := crashStop(t, p, 45*time.Second)
 
 	learned := brokerLogSum(t, logs, "stopped learned=")
@@ -122,6 +130,7 @@ func TestBrokerRestart(t *testing.T) {
 	t.Logf("FIGURE broker_restart_responses_refined=%d/%d", refined, len(ids))
 	t.Logf("FIGURE broker_restart_producer_retries=%d", prod.retries.Load())
 	t.Logf("FIGURE broker_restart_kafka_error_log_lines=%d", outage)
+	t.Logf("FIGURE broker_restart_kafka_errors_metric=%.0f", kafkaErrors)
 	t.Logf("FIGURE broker_restart_sigterm_exit_seconds=%.1f", stopTook.Seconds())
 }
 

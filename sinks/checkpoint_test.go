@@ -33,7 +33,7 @@ func sampleCheckpoint(step int64) *Checkpoint {
 			"responses": {0: 1 << 40},
 		},
 		Tensors: map[string][]float64{
-			"leader/w1": {1, -0.0, math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64,
+			"leader/w1": {1, math.Copysign(0, -1), math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64,
 				math.MaxFloat64, math.NaN(), math.Float64frombits(0x7ff8_dead_beef_0001),
 				float64(step)},
 			"follower/adam_m": {0.25, -1e-300},

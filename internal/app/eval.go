@@ -87,10 +87,3 @@ func (hp *heldPrompt) randomSwitch(orig string, n *int) float64 {
 	}
 	return sum
 }
-
-// Responses is the number of refined records collected (distinct ids).
-func (j *judge) responses() int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return len(j.rows)
-}

@@ -11,12 +11,11 @@ import (
 // kappaCase is a game of the κ experiment, started from fixed random
 // logits so every κ sees the same starting point.
 type kappaCase struct {
-	p          [][]float64
-	tau        float64
-	leader     []float64
-	follower   []float64
-	solution   game.SLHF
-	transitive bool
+	p        [][]float64
+	tau      float64
+	leader   []float64
+	follower []float64
+	solution game.SLHF
 }
 
 // kappaCases returns 12 games: the equal-share cycle and random games

@@ -88,12 +88,3 @@ func formatList() string {
 	}
 	return strings.Join(names, ", ")
 }
-
-func (f Format) valid() bool {
-	for _, k := range Formats() {
-		if f == k {
-			return true
-		}
-	}
-	return false
-}
