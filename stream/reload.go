@@ -31,6 +31,20 @@ type Reloader struct {
 
 // Run polls until ctx ends. It loads once before the first wait.
 func (r *Reloader) Run(ctx context.Context, reg prometheus.Registerer) error {
+	r.setup(reg)
+	t := time.NewTicker(r.Poll)
+	defer t.Stop()
+	for {
+		r.reload()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Reloader) setup(reg prometheus.Registerer) {
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -41,16 +55,6 @@ func (r *Reloader) Run(ctx context.Context, reg prometheus.Registerer) error {
 	})
 	if reg != nil {
 		reg.MustRegister(r.refused)
-	}
-	t := time.NewTicker(r.Poll)
-	defer t.Stop()
-	for {
-		r.reload()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
 	}
 }
 
@@ -79,10 +83,15 @@ func (r *Reloader) reload() {
 		return
 	}
 	m, err := r.Build()
-	if err == nil {
-		err = m.Restore(ckp.Tensors, ckp.Meta)
-	}
 	if err != nil {
+		r.refused.Inc()
+		r.Logger.Error("build model for refinement", "step", ckp.Step, "err", err)
+		return
+	}
+	// The snapshot copies what inference needs; the model's training
+	// graphs are released at once, so that reloads do not accumulate them.
+	defer m.Close()
+	if err := m.Restore(ckp.Tensors, ckp.Meta); err != nil {
 		r.refused.Inc()
 		r.Logger.Error("load model for refinement", "step", ckp.Step, "err", err)
 		return

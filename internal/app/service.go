@@ -115,10 +115,11 @@ func (s *service) connect(ctx context.Context) error {
 
 func (s *service) buildLearner(context.Context) error {
 	var err error
-	if s.model, err = learner.New(s.cfg.Learner, s.logger, s.reg); err != nil {
-		return fmt.Errorf("build learner: %w", err)
-	}
 	if s.cfg.Learns() {
+		if s.model, err = learner.New(s.cfg.Learner, s.logger, s.reg); err != nil {
+			return fmt.Errorf("build learner: %w", err)
+		}
+		s.closers = append(s.closers, s.model.Close)
 		s.store, err = sinks.OpenCheckpointStore(s.cfg.Checkpoint.Dir, s.cfg.Checkpoint.Keep,
 			s.logger, s.reg)
 	} else {
